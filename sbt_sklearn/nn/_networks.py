@@ -1,0 +1,134 @@
+"""Task networks: an :class:`SBTEncoder` with a classification or last-step head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._biprop import SparseBinaryLinear
+from ._encoder import SBTEncoder, sparse_layers, update_global_topk_
+
+__all__ = ["SBTClassificationNet", "SBTLastStepNet"]
+
+
+class _SBTNet(nn.Module):
+    """Shared plumbing: build the encoder and decoder, global top-k, prune-rate control."""
+
+    def __init__(self, n_channels, n_outputs, *, d, n_heads, n_layers, d_ff, p, binary, attention, norm,
+                 pos_encoding, max_len, topk_scope, seed):
+        super().__init__()
+        self.encoder = SBTEncoder(
+            n_channels, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, p=p, binary=binary,
+            attention=attention, norm=norm, pos_encoding=pos_encoding, max_len=max_len,
+            topk_scope=topk_scope, seed=seed,
+        )
+        self.decoder = SparseBinaryLinear(d, n_outputs, p=p, binary=binary, bias=not binary, seed=seed, stream=(100,))
+        self.topk_scope = topk_scope
+        self._p = float(p)
+        self._global_fresh = False
+
+    @property
+    def p(self) -> float:
+        """Prune rate shared by all sparse-binary layers; setting it updates every layer."""
+        return self._p
+
+    @p.setter
+    def p(self, value: float) -> None:
+        for layer in sparse_layers(self):
+            layer.p = value
+        self._p = float(value)
+        self._global_fresh = False
+
+    def _before_forward(self) -> None:
+        if self.topk_scope == "global" and (self.training or not self._global_fresh):
+            update_global_topk_(self, self._p)
+            self._global_fresh = not self.training
+
+    def train(self, mode: bool = True):  # noqa: D102
+        self._global_fresh = False
+        return super().train(mode)
+
+
+class SBTClassificationNet(_SBTNet):
+    """SBT classifier network: encoder, masked mean over valid steps, sparse-binary decoder.
+
+    The decoder is applied to the mean of the encoder outputs over non-padded steps, which
+    equals the mean of per-step decoder outputs (SBT's head) because the decoder is linear.
+    Returns logits of shape (B, n_classes).
+
+    Parameters
+    ----------
+    n_channels : int
+        Input channels.
+    n_classes : int
+        Number of classes.
+    **kwargs
+        Encoder hyperparameters, see :class:`SBTEncoder`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sbt_sklearn.nn import SBTClassificationNet
+    >>> net = SBTClassificationNet(3, 4, d=16, n_layers=1, d_ff=32, attention="qkv_mask", max_len=20)
+    >>> net(torch.randn(5, 20, 3)).shape
+    torch.Size([5, 4])
+    """
+
+    def __init__(self, n_channels: int, n_classes: int, *, d: int = 64, n_heads: int = 2, n_layers: int = 2,
+                 d_ff: int = 256, p: float = 0.5, binary: bool = True, attention: str = "qkv_mask",
+                 norm: str = "batch", pos_encoding: str = "fixed", max_len: int = 512,
+                 topk_scope: str = "layer", seed: int = 0) -> None:
+        super().__init__(n_channels, n_classes, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, p=p,
+                         binary=binary, attention=attention, norm=norm, pos_encoding=pos_encoding,
+                         max_len=max_len, topk_scope=topk_scope, seed=seed)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for windows ``x`` (B, T, m); ``padding_mask`` (B, T) is True at padded steps."""
+        self._before_forward()
+        z = self.encoder(x, padding_mask)  # (B, T, d)
+        if padding_mask is None:
+            pooled = z.mean(dim=1)
+        else:
+            valid = (~padding_mask).unsqueeze(-1).to(z.dtype)  # (B, T, 1)
+            pooled = (z * valid).sum(dim=1) / valid.sum(dim=1).clamp_min(1.0)
+        return self.decoder(pooled)  # (B, C)
+
+
+class SBTLastStepNet(_SBTNet):
+    """SBT network that outputs one vector for the last step of each window.
+
+    Used for forecasting (the last row of the input is zeroed and predicted) and anomaly
+    detection (the last row is reconstructed). With step-T attention the final layer is
+    computed for the last step only. Returns (B, n_outputs).
+
+    Parameters
+    ----------
+    n_channels : int
+        Input channels.
+    n_outputs : int
+        Output size (usually ``n_channels``).
+    **kwargs
+        Encoder hyperparameters, see :class:`SBTEncoder`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sbt_sklearn.nn import SBTLastStepNet
+    >>> net = SBTLastStepNet(3, 3, d=16, n_layers=1, d_ff=32, attention="step_t", norm="layer")
+    >>> net(torch.randn(5, 20, 3)).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(self, n_channels: int, n_outputs: int, *, d: int = 64, n_heads: int = 2, n_layers: int = 2,
+                 d_ff: int = 256, p: float = 0.5, binary: bool = True, attention: str = "step_t",
+                 norm: str = "layer", pos_encoding: str = "fixed", max_len: int = 512,
+                 topk_scope: str = "layer", seed: int = 0) -> None:
+        super().__init__(n_channels, n_outputs, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, p=p,
+                         binary=binary, attention=attention, norm=norm, pos_encoding=pos_encoding,
+                         max_len=max_len, topk_scope=topk_scope, seed=seed)
+
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Output at the last step of windows ``x`` (B, T, m)."""
+        self._before_forward()
+        z = self.encoder(x, padding_mask, last_only=True)  # (B, 1, d)
+        return self.decoder(z[:, -1])  # (B, n_outputs)
