@@ -81,6 +81,7 @@ class SparseBinaryLinear(nn.Module):
         if self.binary:
             self.register_buffer("weight", weight)
             self.register_buffer("weight_sign", weight.sign(), persistent=False)
+            self.register_buffer("weight_abs", weight.abs(), persistent=False)
         else:
             self.weight = nn.Parameter(weight)
         if self.binary or p > 0:
@@ -125,7 +126,7 @@ class SparseBinaryLinear(nn.Module):
     # -- weights -----------------------------------------------------------------------------
     def _compute_weight(self) -> torch.Tensor:
         if self.binary:
-            return biprop_weight(self.scores, self.weight, self.n_keep, self.weight_sign)
+            return biprop_weight(self.scores, self.weight, self.n_keep, self.weight_sign, self.weight_abs)
         if self.is_dense:
             return self.weight
         return masked_weight(self.scores, self.weight, self.n_keep)
@@ -167,7 +168,7 @@ class SparseBinaryLinear(nn.Module):
         self._cache = None
         super()._load_from_state_dict(*args, **kwargs)
         if self.binary:
-            self.weight_sign = self.weight.sign()
+            self.weight_sign, self.weight_abs = self.weight.sign(), self.weight.abs()
 
     def _apply(self, fn, *args, **kwargs):
         self._cache = None

@@ -34,14 +34,21 @@ def n_kept(numel: int, p: float) -> int:
 
 
 def topk_mask(scores_abs: torch.Tensor, n_keep: int) -> torch.Tensor:
-    """0/1 mask (same dtype and shape as ``scores_abs``) keeping its ``n_keep`` largest entries."""
+    """0/1 mask (same dtype and shape as ``scores_abs``) keeping its ``n_keep`` largest entries.
+
+    A k-th value threshold is used when it selects exactly ``n_keep`` entries (no ties at the
+    threshold); otherwise ties are broken by :func:`torch.topk` so the count is always exact.
+    """
     flat = scores_abs.reshape(-1)
-    if n_keep >= flat.numel():
+    n = flat.numel()
+    if n_keep >= n:
         return torch.ones_like(scores_abs)
-    idx = torch.topk(flat, n_keep, sorted=False).indices
-    mask = torch.zeros_like(flat)
-    mask.index_fill_(0, idx, 1.0)
-    return mask.view_as(scores_abs)
+    threshold = torch.kthvalue(flat, n - n_keep).values
+    mask = flat > threshold
+    if int(mask.sum()) != n_keep:  # ties at the threshold
+        mask = torch.zeros(n, dtype=torch.bool, device=flat.device)
+        mask[torch.topk(flat, n_keep, sorted=False).indices] = True
+    return mask.view_as(scores_abs).to(scores_abs.dtype)
 
 
 class _BipropWeight(torch.autograd.Function):
@@ -53,16 +60,16 @@ class _BipropWeight(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, scores, weight, weight_sign, n_keep):  # noqa: D102
-        mask = topk_mask(scores.detach().abs(), n_keep)
-        alpha = (weight.abs() * mask).sum() / mask.sum()
+    def forward(ctx, scores, weight, weight_sign, n_keep, weight_abs):  # noqa: D102
+        mask = topk_mask(scores.detach().abs(), n_keep)  # exactly n_keep ones
+        alpha = torch.dot(weight_abs.reshape(-1), mask.reshape(-1)) / n_keep
         ctx.save_for_backward(scores, weight)
         return weight_sign * (mask * alpha)
 
     @staticmethod
     def backward(ctx, grad_out):  # noqa: D102
         scores, weight = ctx.saved_tensors
-        return grad_out * weight * scores.sign(), None, None, None
+        return grad_out * weight * scores.sign(), None, None, None, None
 
 
 class _MaskedWeight(torch.autograd.Function):
@@ -82,7 +89,9 @@ class _MaskedWeight(torch.autograd.Function):
         return grad_scores, grad_weight, None
 
 
-def biprop_weight(scores: torch.Tensor, weight: torch.Tensor, n_keep: int, weight_sign=None) -> torch.Tensor:
+def biprop_weight(
+    scores: torch.Tensor, weight: torch.Tensor, n_keep: int, weight_sign=None, weight_abs=None
+) -> torch.Tensor:
     """Sparse sign-binary effective weight of Biprop with the straight-through score gradient.
 
     Parameters
@@ -93,8 +102,8 @@ def biprop_weight(scores: torch.Tensor, weight: torch.Tensor, n_keep: int, weigh
         Frozen random weights W (same shape).
     n_keep : int
         Number of entries kept (see :func:`n_kept`).
-    weight_sign : torch.Tensor, optional
-        Pre-computed ``sign(W)``.
+    weight_sign, weight_abs : torch.Tensor, optional
+        Pre-computed ``sign(W)`` and ``|W|``.
 
     Returns
     -------
@@ -113,7 +122,9 @@ def biprop_weight(scores: torch.Tensor, weight: torch.Tensor, n_keep: int, weigh
     """
     if weight_sign is None:
         weight_sign = weight.sign()
-    return _BipropWeight.apply(scores, weight, weight_sign, n_keep)
+    if weight_abs is None:
+        weight_abs = weight.abs()
+    return _BipropWeight.apply(scores, weight, weight_sign, n_keep, weight_abs)
 
 
 def masked_weight(scores: torch.Tensor, weight: torch.Tensor, n_keep: int) -> torch.Tensor:
