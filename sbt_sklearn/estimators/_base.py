@@ -1,0 +1,174 @@
+"""Shared machinery of the SBT estimators: hyperparameters, validation, building the skorch net."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
+from skorch.helper import predefined_split
+
+from ._dataset import BatchLoader, WindowDataset
+from ._input import all_finite, channel_stats, check_windows, interpolate_missing
+
+__all__ = ["SBTBase"]
+
+
+class SBTBase(BaseEstimator):
+    """Base class of the SBT estimators (not for direct use).
+
+    Subclasses set the task-specific defaults in ``__init__`` and implement ``_make_batch``,
+    ``_criterion`` and the public ``fit`` / ``predict`` methods.
+    """
+
+    _parameter_constraints: dict = {
+        "p": [Interval(Real, 0, 1, closed="both")],
+        "binary": ["boolean"],
+        "d": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "d_ff": [Interval(Integral, 1, None, closed="left")],
+        "attention": [StrOptions({"full", "step_t", "qkv_mask"})],
+        "norm": [StrOptions({"batch", "layer", "none"})],
+        "pos_encoding": [StrOptions({"fixed", "learnable"})],
+        "topk_scope": [StrOptions({"layer", "global"})],
+        "pals": ["boolean"],
+        "pals_lambda": [Interval(Real, 1, None, closed="left")],
+        "pals_gamma": [Interval(Real, 1, None, closed="neither")],
+        "pals_interval": [Interval(Integral, 1, None, closed="left")],
+        "p_max": [Interval(Real, 0, 1, closed="both")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"raise", "interpolate"})],
+        "device": [StrOptions({"cpu", "cuda", "auto"}), str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    #: gradient-norm clipping threshold used in training (None: no clipping)
+    _clip_grad_norm: float | None = 4.0
+    #: shortest window the model accepts
+    _min_length: int = 1
+
+    # -- validation helpers ---------------------------------------------------------------------
+    def _check_hyperparameters(self) -> None:
+        if self.d % self.n_heads:
+            raise ValueError(f"d={self.d} must be divisible by n_heads={self.n_heads}")
+        if not self.binary and 0 < self.p and self.pals:
+            raise ValueError("PALS on the dense twin starts from p=0; pass p=0 with binary=False")
+        if self.pals:
+            raise NotImplementedError("pals=True is accepted but not wired yet (see the PALS issue)")
+
+    def _check_X(self, X, *, reset: bool):
+        X, pad = check_windows(self, X, reset=reset, allow_nan=self.missing == "interpolate",
+                               min_length=self._min_length)
+        if self.missing == "interpolate" and not all_finite(X):
+            X = interpolate_missing(X, pad)
+        if not reset and X.shape[1] != self.n_channels_:
+            raise ValueError(f"X has {X.shape[1]} channels, but {type(self).__name__} was fitted with "
+                             f"{self.n_channels_} channels")
+        return X, pad
+
+    def _fit_scaler(self, X, pad) -> None:
+        self.scaler_mean_, self.scaler_scale_ = channel_stats(X, pad)
+
+    def _dataset(self, X, y=None, pad=None) -> WindowDataset:
+        return WindowDataset(X, y, pad, mean=self.scaler_mean_, scale=self.scaler_scale_, make_batch=self._make_batch)
+
+    # -- training -------------------------------------------------------------------------------
+    def _resolve_device(self) -> str:
+        if isinstance(self.device, torch.device):
+            return str(self.device)
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as exc:
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {self.device!r}") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} was requested but CUDA is not available")
+        return str(device)
+
+    def _seeds(self):
+        """(model seed, shuffling generator, split generator) derived from ``random_state``."""
+        self.seed_ = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        model, shuffle, split = np.random.SeedSequence(self.seed_).spawn(3)
+        return int(model.generate_state(1)[0] >> 1), np.random.default_rng(shuffle), np.random.default_rng(split)
+
+    def _lr(self) -> float:
+        """``lr="auto"``: 0.02 for Biprop scores (``binary=True``), 1e-3 for FP32 weights."""
+        if self.lr == "auto":
+            return 2e-2 if self.binary else 1e-3
+        return float(self.lr)
+
+    def _module_kwargs(self, seed: int, max_len: int) -> dict:
+        return dict(
+            d=self.d, n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff, p=self.p, binary=self.binary,
+            attention=self.attention, norm=self.norm, pos_encoding=self.pos_encoding,
+            max_len=max_len, topk_scope=self.topk_scope, seed=seed,
+        )
+
+    def _callbacks(self, has_valid: bool) -> list:
+        cbs = [("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs))]
+        if self._clip_grad_norm:
+            cbs.append(("clip", GradientNormClipping(self._clip_grad_norm)))
+        if self.early_stopping and has_valid:
+            cbs.append(("early_stopping", EarlyStopping(patience=self.n_iter_no_change, load_best=True)))
+        if self.verbose:
+            cbs.append(("progress", ProgressBar()))
+        return cbs + list(self.callbacks or [])
+
+    def _train(self, module, module_kwargs, criterion, train_ds, valid_ds, shuffle_rng, criterion_kwargs=None):
+        """Build ``net_`` (a skorch NeuralNet owned by the estimator) and fit it on the datasets."""
+        device = self._resolve_device()
+        self.net_ = NeuralNet(
+            module,
+            criterion=criterion,
+            optimizer=torch.optim.Adam,
+            lr=self._lr(),
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BatchLoader,
+            iterator_train__shuffle=True,
+            iterator_train__seed=shuffle_rng,
+            iterator_valid=BatchLoader,
+            train_split=predefined_split(valid_ds) if valid_ds is not None else None,
+            callbacks=self._callbacks(valid_ds is not None),
+            device=device,
+            verbose=int(self.verbose),
+            **{f"module__{k}": v for k, v in module_kwargs.items()},
+            **{f"criterion__{k}": v for k, v in (criterion_kwargs or {}).items()},
+        )
+        self.net_.fit(train_ds, y=None)
+        self.history_ = self.net_.history
+        self.n_epochs_ = len(self.net_.history)
+        return self
+
+    def _forward(self, ds) -> torch.Tensor:
+        """Network outputs for a dataset, in eval mode, on the CPU."""
+        check_is_fitted(self)
+        return self.net_.forward(ds, training=False, device="cpu")
+
+    @property
+    def module_(self) -> torch.nn.Module:
+        """The fitted torch network (``net_.module_``)."""
+        check_is_fitted(self)
+        return self.net_.module_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = self.missing == "interpolate"
+        tags.non_deterministic = str(self.device) != "cpu"
+        return tags

@@ -1,0 +1,71 @@
+"""Window datasets that materialise one batch at a time, and the loader skorch iterates over."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["WindowDataset", "BatchLoader"]
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Windows ``X`` (n, C, T) with optional targets, standardised batch by batch.
+
+    ``X`` may be a read-only strided view; only the windows of a batch are ever copied.
+    ``make_batch(x, y, padding_mask)`` turns a standardised (B, T, C) float32 tensor into the
+    network's keyword inputs and the loss target.
+    """
+
+    def __init__(self, X, y=None, padding_mask=None, *, mean, scale, make_batch, indices=None):
+        self.X, self.y, self.padding_mask = X, y, padding_mask
+        self.mean = torch.as_tensor(mean, dtype=torch.float32)  # (C,)
+        self.scale = torch.as_tensor(scale, dtype=torch.float32)
+        self.make_batch = make_batch
+        self.indices = np.arange(len(X)) if indices is None else np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def subset(self, indices) -> "WindowDataset":
+        """A dataset over ``self.indices[indices]`` sharing the same arrays."""
+        return WindowDataset(self.X, self.y, self.padding_mask, mean=self.mean, scale=self.scale,
+                             make_batch=self.make_batch, indices=self.indices[np.asarray(indices)])
+
+    def __getitem__(self, i):
+        return self.get_batch(np.asarray([i]))
+
+    def get_batch(self, positions: np.ndarray):
+        """Inputs and target for the windows at ``positions`` (indices into this dataset)."""
+        idx = self.indices[positions]
+        x = torch.from_numpy(np.asarray(self.X[idx], dtype=np.float32))  # (B, C, T): the only copy
+        x = ((x.transpose(1, 2) - self.mean) / self.scale).contiguous()  # (B, T, C)
+        pad = None
+        if self.padding_mask is not None:
+            pad = torch.from_numpy(np.asarray(self.padding_mask[idx]))
+            x = x.masked_fill(pad.unsqueeze(-1), 0.0)
+        y = None if self.y is None else torch.from_numpy(np.asarray(self.y[idx]))
+        return self.make_batch(x, y, pad)
+
+
+class BatchLoader:
+    """Iterate over a :class:`WindowDataset` in batches, each fetched with one vectorised index.
+
+    Reshuffles every epoch when ``shuffle=True``, from a generator seeded once, so a seeded fit
+    is reproducible while every epoch sees a new order. skorch builds it through
+    ``iterator_train`` / ``iterator_valid``.
+    """
+
+    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False, **_ignored):
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, int(batch_size), shuffle, drop_last
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        stop = n - n % self.batch_size if self.drop_last and n >= self.batch_size else n
+        for start in range(0, stop, self.batch_size):
+            yield self.dataset.get_batch(order[start : start + self.batch_size])
