@@ -19,6 +19,7 @@ Examples
 (2610656, 100000)
 """
 
+from ._model import size_summary
 from ._paper import (
     PAPER_TABLE6,
     TABLE6_COLUMNS,
@@ -43,4 +44,5 @@ __all__ = [
     "PAPER_TABLE6",
     "TABLE6_COLUMNS",
     "format_table6",
+    "size_summary",
 ]
