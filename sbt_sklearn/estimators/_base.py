@@ -15,12 +15,13 @@ from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, P
 from skorch.helper import predefined_split
 
 from ._dataset import BatchLoader, WindowDataset
+from ._persistence import PersistenceMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
 
 __all__ = ["SBTBase"]
 
 
-class SBTBase(BaseEstimator):
+class SBTBase(PersistenceMixin, BaseEstimator):
     """Base class of the SBT estimators (not for direct use).
 
     Subclasses set the task-specific defaults in ``__init__`` and implement ``_make_batch``,
@@ -129,10 +130,10 @@ class SBTBase(BaseEstimator):
             cbs.append(("progress", ProgressBar()))
         return cbs + list(self.callbacks or [])
 
-    def _train(self, module, module_kwargs, criterion, train_ds, valid_ds, shuffle_rng, criterion_kwargs=None):
-        """Build ``net_`` (a skorch NeuralNet owned by the estimator) and fit it on the datasets."""
-        device = self._resolve_device()
-        self.net_ = NeuralNet(
+    def _make_net(self, module, module_kwargs, criterion, valid_ds=None, shuffle_rng=None, criterion_kwargs=None,
+                  device=None) -> NeuralNet:
+        """A skorch NeuralNet for ``module`` built from the estimator's training hyperparameters."""
+        return NeuralNet(
             module,
             criterion=criterion,
             optimizer=torch.optim.Adam,
@@ -145,11 +146,15 @@ class SBTBase(BaseEstimator):
             iterator_valid=BatchLoader,
             train_split=predefined_split(valid_ds) if valid_ds is not None else None,
             callbacks=self._callbacks(valid_ds is not None),
-            device=device,
+            device=device or self._resolve_device(),
             verbose=int(self.verbose),
             **{f"module__{k}": v for k, v in module_kwargs.items()},
             **{f"criterion__{k}": v for k, v in (criterion_kwargs or {}).items()},
         )
+
+    def _train(self, module, module_kwargs, criterion, train_ds, valid_ds, shuffle_rng, criterion_kwargs=None):
+        """Build ``net_`` (a skorch NeuralNet owned by the estimator) and fit it on the datasets."""
+        self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
         self.net_.fit(train_ds, y=None)
         self.history_ = self.net_.history
         self.n_epochs_ = len(self.net_.history)
