@@ -15,6 +15,7 @@ from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, P
 from skorch.helper import predefined_split
 
 from ._dataset import BatchLoader, WindowDataset
+from ..callbacks import PALSCallback
 from ._persistence import PersistenceMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
 
@@ -66,10 +67,11 @@ class SBTBase(PersistenceMixin, BaseEstimator):
     def _check_hyperparameters(self) -> None:
         if self.d % self.n_heads:
             raise ValueError(f"d={self.d} must be divisible by n_heads={self.n_heads}")
-        if not self.binary and 0 < self.p and self.pals:
-            raise ValueError("PALS on the dense twin starts from p=0; pass p=0 with binary=False")
-        if self.pals:
-            raise NotImplementedError("pals=True is accepted but not wired yet (see the PALS issue)")
+        if self.pals and not self.binary and self.p > 0:
+            raise ValueError("PALS on the dense twin (binary=False) starts dense, as published: pass p=0")
+        if self.pals and self.early_stopping:
+            raise ValueError("pals=True keeps the checkpoint with the best validation loss already; "
+                             "do not combine it with early_stopping=True")
 
     def _check_X(self, X, *, reset: bool):
         X, pad = check_windows(self, X, reset=reset, allow_nan=self.missing == "interpolate",
@@ -120,12 +122,42 @@ class SBTBase(PersistenceMixin, BaseEstimator):
             max_len=max_len, topk_scope=self.topk_scope, seed=seed,
         )
 
-    def _callbacks(self, has_valid: bool) -> list:
+    #: PALS evaluates at most this many held-out windows at each decision (bounded cost)
+    _pals_max_validation: int = 2048
+
+    def _holdout_indices(self, dataset, rng):
+        """(train, valid) positions of a validation hold-out: the tail of the windows, time order kept.
+
+        A gap of one window length separates them, so that no validation window overlaps a
+        training window. The classifier overrides this with a stratified random split.
+        """
+        n = len(dataset)
+        n_valid = max(1, int(round(self.validation_fraction * n)))
+        gap = min(int(dataset.X.shape[2]), max(0, n - n_valid - 1))
+        n_train = n - n_valid - gap
+        if n_train < 1:
+            return np.arange(n), np.arange(0)
+        return np.arange(n_train), np.arange(n - n_valid, n)
+
+    def _validation_split(self, dataset):
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed_).spawn(3)[2])
+        train_idx, valid_idx = self._holdout_indices(dataset, rng)
+        if len(valid_idx) == 0:
+            return dataset, None
+        return dataset.subset(train_idx), dataset.subset(valid_idx)
+
+    def _callbacks(self, valid_ds) -> list:
         cbs = [("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs))]
         if self._clip_grad_norm:
             cbs.append(("clip", GradientNormClipping(self._clip_grad_norm)))
-        if self.early_stopping and has_valid:
+        if self.early_stopping and valid_ds is not None:
             cbs.append(("early_stopping", EarlyStopping(patience=self.n_iter_no_change, load_best=True)))
+        if self.pals and valid_ds is not None:
+            if len(valid_ds) > self._pals_max_validation:  # the most recent windows
+                valid_ds = valid_ds.subset(np.arange(len(valid_ds) - self._pals_max_validation, len(valid_ds)))
+            cbs.append(("pals", PALSCallback(
+                valid_ds, pals_lambda=self.pals_lambda, pals_gamma=self.pals_gamma, interval=self.pals_interval,
+                p_max=self.p_max, mode="biprop" if self.binary else "dense")))
         if self.verbose:
             cbs.append(("progress", ProgressBar()))
         return cbs + list(self.callbacks or [])
@@ -144,8 +176,8 @@ class SBTBase(PersistenceMixin, BaseEstimator):
             iterator_train__shuffle=True,
             iterator_train__seed=shuffle_rng,
             iterator_valid=BatchLoader,
-            train_split=predefined_split(valid_ds) if valid_ds is not None else None,
-            callbacks=self._callbacks(valid_ds is not None),
+            train_split=predefined_split(valid_ds) if valid_ds is not None and self.early_stopping else None,
+            callbacks=self._callbacks(valid_ds),
             device=device or self._resolve_device(),
             verbose=int(self.verbose),
             **{f"module__{k}": v for k, v in module_kwargs.items()},
@@ -153,11 +185,24 @@ class SBTBase(PersistenceMixin, BaseEstimator):
         )
 
     def _train(self, module, module_kwargs, criterion, train_ds, valid_ds, shuffle_rng, criterion_kwargs=None):
-        """Build ``net_`` (a skorch NeuralNet owned by the estimator) and fit it on the datasets."""
+        """Build ``net_`` (a skorch NeuralNet owned by the estimator) and fit it on the datasets.
+
+        Without an explicit ``valid_ds``, early stopping and PALS hold out part of ``train_ds``
+        (see :meth:`_holdout_indices`).
+        """
+        if valid_ds is None and (self.early_stopping or self.pals):
+            train_ds, valid_ds = self._validation_split(train_ds)
         self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
         self.net_.fit(train_ds, y=None)
         self.history_ = self.net_.history
         self.n_epochs_ = len(self.net_.history)
+        pals = dict(self.net_.callbacks_).get("pals")
+        if pals is not None:
+            self.p_ = float(pals.best_p_)
+            self.pals_history_ = pals.history()
+        else:
+            self.p_ = float(self.p)
+            self.pals_history_ = []
         return self
 
     def _forward(self, ds) -> torch.Tensor:

@@ -234,13 +234,8 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
         self._fit_scaler(X, pad)
 
-        model_seed, shuffle_rng, split_rng = self._seeds()
-        full = self._dataset(X, y_enc, pad)
-        train_ds, valid_ds = full, None
-        if self.early_stopping:
-            train_idx, valid_idx = _stratified_split(y_enc, self.validation_fraction, split_rng)
-            if len(valid_idx):
-                train_ds, valid_ds = full.subset(train_idx), full.subset(valid_idx)
+        model_seed, shuffle_rng, _ = self._seeds()
+        dataset = self._dataset(X, y_enc, pad)
         criterion_kwargs = {}
         if self.class_weight is not None:
             weights = compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)), y=y_enc) \
@@ -249,8 +244,12 @@ class SBTClassifier(ClassifierMixin, SBTBase):
             criterion_kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
         kwargs = self._module_kwargs(model_seed, max_len=max(self.n_timesteps_, 512 if self.pos_encoding == "learnable" else 1))
         kwargs.update(n_channels=self.n_channels_, n_classes=len(self.classes_))
-        return self._train(SBTClassificationNet, kwargs, torch.nn.CrossEntropyLoss, train_ds, valid_ds,
+        return self._train(SBTClassificationNet, kwargs, torch.nn.CrossEntropyLoss, dataset, None,
                            shuffle_rng, criterion_kwargs)
+
+    def _holdout_indices(self, dataset, rng):
+        """Stratified random hold-out (series are independent samples, not consecutive windows)."""
+        return _stratified_split(dataset.y, self.validation_fraction, rng)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits, float64, rows sum to 1).

@@ -90,6 +90,11 @@ class SparseBinaryLinear(nn.Module):
         else:
             self.register_parameter("scores", None)
         self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
+        #: fixed 0/1 mask of an FP32 layer pruned by magnitude (the published, dense PALS); None: unused
+        self.register_buffer("prune_mask", None)
+        #: keep dL/dW_eff of the last backward in ``dense_grad`` (gradient regrowth needs it)
+        self.track_dense_grad = False
+        self.dense_grad: torch.Tensor | None = None
         self.keep_override: int | None = None
         self._p = 0.0
         self.p = p
@@ -116,6 +121,8 @@ class SparseBinaryLinear(nn.Module):
         """Number of kept weights (``keep_override`` if a global top-k set it)."""
         if self.keep_override is not None:
             return self.keep_override
+        if self.prune_mask is not None:
+            return int(self.prune_mask.sum())
         return n_kept(self.weight.numel(), self._p)
 
     @property
@@ -127,9 +134,22 @@ class SparseBinaryLinear(nn.Module):
     def _compute_weight(self) -> torch.Tensor:
         if self.binary:
             return biprop_weight(self.scores, self.weight, self.n_keep, self.weight_sign, self.weight_abs)
-        if self.is_dense:
-            return self.weight
+        if self.scores is None:
+            w = self.weight if self.prune_mask is None else self.weight * self.prune_mask
+            if self.track_dense_grad and w.requires_grad:
+                w.register_hook(self._keep_dense_grad)
+            return w
         return masked_weight(self.scores, self.weight, self.n_keep)
+
+    def _keep_dense_grad(self, grad: torch.Tensor) -> None:
+        self.dense_grad = grad.detach()
+
+    def enable_prune_mask(self) -> None:
+        """Start magnitude pruning of an FP32 layer (dense PALS): all weights active at first."""
+        if self.binary or self.scores is not None:
+            raise ValueError("a prune mask is for FP32 layers without scores (binary=False, p=0)")
+        self.prune_mask = torch.ones_like(self.weight, dtype=torch.bool)
+        self._cache = None
 
     def effective_weight(self) -> torch.Tensor:
         """The folded weight used by ``forward``: ``alpha * sign(W) * M`` (or ``W * M``)."""
@@ -139,6 +159,7 @@ class SparseBinaryLinear(nn.Module):
         s = self.scores
         key = (
             self.n_keep,
+            None if self.prune_mask is None else self.prune_mask._version,
             None if s is None else (s._version, s.data_ptr(), s.device),
             self.weight._version,
             self.weight.data_ptr(),
@@ -150,6 +171,8 @@ class SparseBinaryLinear(nn.Module):
     def mask(self) -> torch.Tensor:
         """Boolean mask of the kept entries."""
         if self.scores is None:
+            if self.prune_mask is not None:
+                return self.prune_mask.clone()
             return torch.ones_like(self.weight, dtype=torch.bool)
         with torch.no_grad():
             return topk_mask(self.scores.abs(), self.n_keep).bool()

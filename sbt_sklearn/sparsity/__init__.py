@@ -1,5 +1,16 @@
-"""Sparsity algorithms (torch only): Biprop top-k masks and straight-through estimator."""
+"""Sparsity algorithms (torch only): Biprop top-k masks and straight-through estimator, PALS."""
 
+from ._pals import PALSController, PALSDecision, dense_pals_update_, pals_zeta
 from ._topk import biprop_weight, global_keep_counts, masked_weight, n_kept, topk_mask
 
-__all__ = ["biprop_weight", "global_keep_counts", "masked_weight", "n_kept", "topk_mask"]
+__all__ = [
+    "PALSController",
+    "PALSDecision",
+    "biprop_weight",
+    "dense_pals_update_",
+    "global_keep_counts",
+    "masked_weight",
+    "n_kept",
+    "pals_zeta",
+    "topk_mask",
+]
