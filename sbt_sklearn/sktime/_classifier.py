@@ -1,0 +1,90 @@
+"""sktime-native classifier adapter around :class:`sbt_sklearn.SBTClassifier`."""
+
+from __future__ import annotations
+
+from sktime.classification.base import BaseClassifier
+
+from ..estimators import SBTClassifier
+from ._mirror import mirrored_init
+
+__all__ = ["SBTSktimeClassifier"]
+
+
+class SBTSktimeClassifier(BaseClassifier):
+    """Sparse Binary Transformer time series classifier for sktime.
+
+    An sktime ``BaseClassifier`` with exactly the hyperparameters of
+    :class:`sbt_sklearn.SBTClassifier` (see there for their meaning), so that it works in sktime
+    pipelines, ``TSCGridSearchCV`` and ``ClassificationBenchmark``, takes every sktime Panel mtype
+    (equal or unequal length, multivariate) and keeps the channel structure (sktime's generic
+    sklearn bridges flatten panels).
+
+    Parameters
+    ----------
+    p, binary, d, n_heads, n_layers, d_ff, attention, norm, pos_encoding, topk_scope, pals, pals_lambda, \
+pals_gamma, pals_interval, p_max, max_epochs, batch_size, lr, early_stopping, validation_fraction, \
+n_iter_no_change, class_weight, missing, device, random_state, verbose, callbacks
+        As in :class:`sbt_sklearn.SBTClassifier`.
+
+    Attributes
+    ----------
+    estimator_ : SBTClassifier
+        The fitted scikit-learn estimator.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_basic_motions
+    >>> from sbt_sklearn.sktime import SBTSktimeClassifier
+    >>> X, y = load_basic_motions(split="train", return_type="numpy3D")
+    >>> clf = SBTSktimeClassifier(d=16, d_ff=32, max_epochs=3, random_state=0)
+    >>> clf.fit(X, y).predict(X[:2]).shape
+    (2,)
+    """
+
+    _tags = {
+        "authors": ["sbt_sklearn developers"],
+        "maintainers": ["sbt_sklearn developers"],
+        "python_dependencies": ["torch", "skorch"],
+        "X_inner_mtype": ["df-list", "numpy3D"],  # numpy3D passes through; other panels as df-list
+        "y_inner_mtype": "numpy1D",
+        "capability:multivariate": True,
+        "capability:unequal_length": True,
+        "capability:predict_proba": True,
+        "capability:class_weight": True,
+        "capability:random_state": True,
+        "property:randomness": "derandomized",
+    }
+
+    __init__ = mirrored_init(SBTClassifier)
+
+    def _init_sktime_base(self):
+        super().__init__()
+        if self.missing == "interpolate":
+            self.set_tags(**{"capability:missing_values": True})
+
+    def _fit(self, X, y):
+        self.estimator_ = SBTClassifier(**self.get_params()).fit(X, y)
+        return self
+
+    def _predict(self, X):
+        return self.estimator_.predict(X)
+
+    def _predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny, fast settings for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Name of the parameter set (only "default").
+
+        Returns
+        -------
+        params : list of dict
+            Constructor arguments of test instances.
+        """
+        tiny = dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=8, random_state=0)
+        return [tiny, {**tiny, "p": 0.75, "attention": "full", "norm": "layer", "random_state": 1}]
