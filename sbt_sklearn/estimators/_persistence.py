@@ -2,8 +2,549 @@
 
 from __future__ import annotations
 
-__all__ = ["PersistenceMixin"]
+import os
+import warnings
+from importlib import import_module
+from numbers import Integral
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from ..compression._format import (
+    FORMAT_VERSION,
+    SBTFileError,
+    decode_json,
+    encode_json,
+    pack_module,
+    read_model_bytes,
+    unpack_module,
+    write_model_bytes,
+)
+
+__all__ = ["PersistenceMixin", "SBTFileError"]
+
+#: estimator classes a file may name (resolved in ``sbt_sklearn.estimators``, nothing else)
+_ESTIMATORS = ("SBTClassifier", "SBTForecaster", "SBTAnomalyDetector")
+#: network classes a file may name (resolved in ``sbt_sklearn.nn``)
+_MODULES = ("SBTClassificationNet", "SBTLastStepNet")
+#: loss classes a file may name (resolved in ``torch.nn``)
+_CRITERIA = ("CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
+             "BCEWithLogitsLoss", "BCELoss")
+#: estimator attributes that are rebuilt rather than stored
+_REBUILT = ("net_", "history_")
+
+
+def _check_device(device) -> str:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    return str(dev)
+
+
+def _task_io(est) -> tuple[str, str, int]:
+    """(input transform, output transform, extra steps the network sees) of the estimator's task.
+
+    An estimator may declare its own by defining ``_folded_io()`` returning the same triple (see
+    :data:`sbt_sklearn.compression._folded.INPUT_MODES` / ``OUTPUT_MODES``). Otherwise the
+    classifier's is fixed (softmax of the logits) and the others are read off the estimator's own
+    ``_make_batch`` applied to a probe batch, so the export follows the estimator's definition.
+    """
+    from sklearn.base import is_classifier, is_outlier_detector, is_regressor
+
+    if hasattr(est, "_folded_io"):
+        return tuple(est._folded_io())
+    if is_classifier(est):
+        return "none", "softmax", 0
+    if not (is_regressor(est) or is_outlier_detector(est)):
+        return "none", "raw", 0
+    t, c = max(int(est.n_timesteps_), 2), int(est.n_channels_)
+    x = torch.randn(2, t, c, generator=torch.Generator().manual_seed(0))
+    inputs, second = est._make_batch(x.clone(), None, None)
+    xin = inputs["x"] if isinstance(inputs, dict) else inputs
+    close = lambda a, b: a.shape == b.shape and torch.allclose(a, b, atol=1e-6)  # noqa: E731
+    last, prev = x[:, -1], x[:, -2]
+    zero_row = torch.zeros(2, 1, c)
+    if close(xin, torch.cat([x, zero_row], 1)):
+        mode, extra = "append_zero", 1
+    elif close(xin, torch.cat([x - last[:, None], zero_row], 1)):
+        mode, extra = "relative_append_zero", 1
+    elif close(xin, x):
+        mode, extra = "keep_last", 0
+    elif close(xin, torch.cat([x[:, :-1], zero_row], 1)):
+        mode, extra = "zero_last", 0
+    else:
+        raise NotImplementedError(f"export_folded cannot reproduce the input transform of {type(est).__name__}; "
+                                  "use export_folded(transforms=False)")
+    if is_regressor(est):  # the network output (+ the returned level) is the next standardised row
+        if second is None:
+            return mode, "rescale", extra
+        if close(second, last):
+            return mode, "rescale_level", extra
+    else:  # anomaly score: minus the weighted squared error between output and target
+        if close(second, last):
+            return mode, "neg_weighted_error", extra
+        if close(second, last - prev):
+            return mode, "neg_weighted_error_delta", extra
+    raise NotImplementedError(f"export_folded cannot reproduce the output transform of {type(est).__name__}; "
+                              "use export_folded(transforms=False)")
 
 
 class PersistenceMixin:
-    """Mixed into every SBT estimator: ``save`` / ``load`` / ``compression_report`` (issue 7)."""
+    """Mixed into every SBT estimator: files, folded export and compression accounting.
+
+    ``save`` / ``load`` write and read a compact, code-free model file (safetensors + JSON
+    metadata, see :mod:`sbt_sklearn.compression._format`); ``export_folded`` and
+    ``export_onnx`` give deployable inference models; ``compression_report`` counts
+    parameters, bits and FLOPs against the dense twin.
+    """
+
+    # -- files ----------------------------------------------------------------------------------
+    def _model_file_parts(self, include_scores: bool = False, include_history: bool = False):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        net = self.net_
+        module = net.module_
+        module_cls = type(module)
+        if module_cls.__name__ not in _MODULES or getattr(import_module("sbt_sklearn.nn"),
+                                                           module_cls.__name__) is not module_cls:
+            raise TypeError(f"cannot save a network of class {module_cls.__name__}; known: {_MODULES}")
+        module_kwargs = dict(net.get_params_for("module"))
+        crit = net.criterion if isinstance(net.criterion, type) else type(net.criterion)
+        if crit.__name__ not in _CRITERIA or getattr(torch.nn, crit.__name__, None) is not crit:
+            raise TypeError(f"cannot save a criterion of class {crit.__name__}; known: {_CRITERIA}")
+        tensors, crit_kwargs = {}, {}
+        for key, value in net.get_params_for("criterion").items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"criterion.{key}"] = value.detach().cpu().contiguous().numpy()
+            else:
+                crit_kwargs[key] = value
+
+        params = self.get_params(deep=False)
+        if params.get("callbacks"):
+            warnings.warn("callbacks cannot be stored in a model file; the loaded estimator has callbacks=None",
+                          UserWarning, stacklevel=3)
+            params["callbacks"] = None
+        rs = params.get("random_state")
+        if rs is not None and not (isinstance(rs, Integral) and not isinstance(rs, bool)):
+            warnings.warn("a random_state instance cannot be stored; the loaded estimator has random_state=None "
+                          "(its fitted model, including seed_, is unaffected)", UserWarning, stacklevel=3)
+            params["random_state"] = None
+        enc_params = {}
+        for key, value in params.items():
+            try:
+                enc_params[key] = encode_json(value)
+            except TypeError as exc:
+                raise TypeError(f"cannot store hyperparameter {key}={value!r}: {exc}") from exc
+
+        attributes, tensor_attrs = {}, []
+        for name, value in vars(self).items():
+            if name in params or name in _REBUILT or name.startswith("__"):
+                continue
+            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.byteorder in "=<|":
+                tensors[f"attr.{name}"] = np.ascontiguousarray(value)
+                tensor_attrs.append(name)
+                continue
+            try:
+                attributes[name] = encode_json(value)
+            except TypeError as exc:
+                if name.startswith("_"):
+                    warnings.warn(f"private attribute {name!r} is not stored ({exc})", UserWarning, stacklevel=3)
+                    continue
+                raise TypeError(f"cannot store fitted attribute {name!r}: {exc}") from exc
+
+        history = None
+        if include_history and getattr(self, "history_", None) is not None:
+            history = encode_json([{k: v for k, v in row.items() if k != "batches"} for row in self.history_])
+
+        fresh = module_cls(**module_kwargs)
+        net_meta, net_tensors = pack_module(module, fresh, include_scores=include_scores)
+        tensors.update(net_tensors)
+        net_meta.update(
+            module=module_cls.__name__,
+            kwargs=encode_json(module_kwargs),
+            criterion=crit.__name__,
+            criterion_kwargs=encode_json(crit_kwargs),
+        )
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "versions": {"sbt_sklearn": __version__, "torch": torch.__version__.split("+")[0],
+                         "numpy": np.__version__},
+            "estimator": type(self).__name__,
+            "params": enc_params,
+            "attributes": attributes,
+            "tensor_attributes": tensor_attrs,
+            "history": history,
+            "network": net_meta,
+        }
+        return meta, tensors
+
+    def to_bytes(self, *, include_scores: bool = False, include_history: bool = False) -> bytes:
+        """The content :meth:`save` would write, as bytes.
+
+        Parameters
+        ----------
+        include_scores : bool, default=False
+            See :meth:`save`.
+        include_history : bool, default=False
+            See :meth:`save`.
+
+        Returns
+        -------
+        bytes
+            The model file.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> blob = clf.to_bytes()
+        >>> (SBTClassifier.from_bytes(blob).predict(X) == clf.predict(X)).all()
+        np.True_
+        """
+        return write_model_bytes(*self._model_file_parts(include_scores, include_history))
+
+    def save(self, path, *, include_scores: bool = False, include_history: bool = False) -> int:
+        """Save the fitted estimator to a compact model file.
+
+        The file is a safetensors file with JSON metadata: hyperparameters, fitted attributes
+        (classes, scalers, thresholds, seeds...), package and format versions, and the network.
+        Sparse-binary layers are stored as their masks (packed bits, or entropy coded when that
+        is smaller) and gains; their frozen random weights are regenerated from the seed when
+        loading. Norm parameters, biases and FP32 weights are stored as float tensors. A
+        SHA-256 digest covers the whole content.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination (conventionally ``*.sbt``); written atomically.
+        include_scores : bool, default=False
+            Also store the float32 scores of the sparse layers. A model loaded without them
+            predicts exactly the same, but its scores are the 0/1 masks, so further training
+            of the loaded ``net_`` would start from flattened scores.
+        include_history : bool, default=False
+            Also store the per-epoch training history (``history_``, without per-batch rows).
+
+        Returns
+        -------
+        int
+            Number of bytes written.
+
+        Warns
+        -----
+        UserWarning
+            When ``callbacks`` or a ``random_state`` instance cannot be stored (they are saved
+            as ``None``).
+
+        See Also
+        --------
+        load : Read the file back.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.sbt")
+        >>> n_bytes = clf.save(path)
+        >>> loaded = SBTClassifier.load(path)
+        >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
+        True
+        """
+        blob = self.to_bytes(include_scores=include_scores, include_history=include_history)
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+        return len(blob)
+
+    @classmethod
+    def load(cls, path, *, device="cpu"):
+        """Load an estimator saved with :meth:`save`; runs no code from the file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The model file.
+        device : str or torch.device, default="cpu"
+            Where the loaded network lives and predicts; it also becomes the estimator's
+            ``device`` hyperparameter. A model trained on a GPU loads on a CPU-only machine.
+
+        Returns
+        -------
+        estimator
+            The fitted estimator, predicting exactly as the saved one (on the same device type).
+
+        Raises
+        ------
+        SBTFileError
+            (a :class:`ValueError`) if the file is truncated, corrupted, modified, of an unknown
+            format version, names an unknown class, does not match the network it describes, or
+            holds a different estimator class than ``cls``.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.sbt")
+        >>> _ = clf.save(path)
+        >>> SBTClassifier.load(path).classes_.tolist()
+        [False, True]
+        """
+        device = _check_device(device)
+        try:
+            with open(os.fspath(path), "rb") as fh:
+                blob = fh.read()
+        except IsADirectoryError as exc:
+            raise SBTFileError(f"not a model file: {path} is a directory") from exc
+        return cls.from_bytes(blob, device=device)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, *, device="cpu"):
+        """Load an estimator from model-file bytes (see :meth:`load`).
+
+        Parameters
+        ----------
+        blob : bytes
+            The content of a model file.
+        device : str or torch.device, default="cpu"
+            Where the network lives and predicts.
+
+        Returns
+        -------
+        estimator
+            The fitted estimator.
+
+        Examples
+        --------
+        >>> from sbt_sklearn import SBTClassifier
+        >>> try:
+        ...     SBTClassifier.from_bytes(b"garbage")
+        ... except ValueError as exc:
+        ...     print(type(exc).__name__)
+        SBTFileError
+        """
+        device = _check_device(device)
+        meta, tensors = read_model_bytes(blob)
+        try:
+            return cls._from_parts(meta, tensors, device)
+        except SBTFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError, OverflowError,
+                AssertionError) as exc:
+            raise SBTFileError(f"invalid model file: {type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def _resolve_class(cls, name):
+        if not isinstance(name, str):
+            raise SBTFileError("invalid model file: bad estimator class name")
+        if name in _ESTIMATORS:
+            est_cls = getattr(import_module("sbt_sklearn.estimators"), name)
+            if issubclass(est_cls, cls):
+                return est_cls
+        if cls.__name__ == name and cls.__name__ not in ("PersistenceMixin", "SBTBase"):
+            return cls  # a user subclass, named explicitly by the caller
+        if name in _ESTIMATORS:
+            raise SBTFileError(f"the file holds an {name}, not an {cls.__name__}; load it with {name}.load")
+        raise SBTFileError(f"invalid model file: unknown estimator class {name[:60]!r}; known: {_ESTIMATORS}")
+
+    @classmethod
+    def _from_parts(cls, meta, tensors, device):
+        from skorch.history import History
+
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise SBTFileError("invalid model file: metadata and container disagree on the format version")
+        est_cls = cls._resolve_class(meta.get("estimator"))
+        params, attributes = meta["params"], meta["attributes"]
+        if not isinstance(params, dict) or not isinstance(attributes, dict):
+            raise SBTFileError("invalid model file: bad hyperparameters or fitted attributes")
+        params = {k: decode_json(v) for k, v in params.items()}
+        attributes = {k: decode_json(v) for k, v in attributes.items()}
+        known = est_cls().get_params(deep=False)
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise SBTFileError(f"invalid model file: unknown hyperparameters {unknown[:5]} for {est_cls.__name__} "
+                               "(saved by a newer sbt_sklearn?)")
+        params["device"] = device
+        est = est_cls(**params)
+
+        tensor_attrs = meta["tensor_attributes"]
+        if not isinstance(tensor_attrs, list):
+            raise SBTFileError("invalid model file: bad fitted attributes")
+        for name in list(attributes) + tensor_attrs:
+            if not isinstance(name, str) or not name or name in known or name in _REBUILT or name.startswith("__"):
+                raise SBTFileError(f"invalid model file: bad attribute name {str(name)[:40]!r}")
+        for name, value in attributes.items():
+            setattr(est, name, value)
+        for name in tensor_attrs:
+            key = f"attr.{name}"
+            if key not in tensors:
+                raise SBTFileError(f"invalid model file: missing tensor for attribute {name!r}")
+            setattr(est, name, np.array(tensors[key]))
+
+        net_meta = meta["network"]
+        if not isinstance(net_meta, dict):
+            raise SBTFileError("invalid model file: bad network metadata")
+        module_name, crit_name = net_meta.get("module"), net_meta.get("criterion")
+        if module_name not in _MODULES:
+            raise SBTFileError(f"invalid model file: unknown network class {str(module_name)[:60]!r}")
+        if crit_name not in _CRITERIA:
+            raise SBTFileError(f"invalid model file: unknown criterion {str(crit_name)[:60]!r}")
+        module_cls = getattr(import_module("sbt_sklearn.nn"), module_name)
+        crit_cls = getattr(torch.nn, crit_name)
+        kwargs = decode_json(net_meta["kwargs"])
+        crit_kwargs = decode_json(net_meta["criterion_kwargs"])
+        if not isinstance(kwargs, dict) or not isinstance(crit_kwargs, dict):
+            raise SBTFileError("invalid model file: bad network arguments")
+        for key in tensors:
+            if key.startswith("criterion."):
+                crit_kwargs[key[len("criterion."):]] = torch.from_numpy(np.array(tensors[key]))
+        expected = {f"attr.{n}" for n in tensor_attrs} | {k for k in tensors if k.startswith("criterion.")}
+        net_tensors = {k: v for k, v in tensors.items() if k not in expected}
+        if any(k.startswith("attr.") for k in net_tensors):
+            raise SBTFileError("invalid model file: unexpected attribute tensors")
+
+        est.net_ = est._make_net(module_cls, kwargs, crit_cls, criterion_kwargs=crit_kwargs, device=device)
+        est.net_.initialize()
+        unpack_module(est.net_.module_, net_meta, net_tensors)
+        history = meta.get("history")
+        rows = decode_json(history) if history is not None else []
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise SBTFileError("invalid model file: bad history")
+        est.net_.history_ = History(rows)
+        est.history_ = est.net_.history_
+        return est
+
+    # -- deployment -------------------------------------------------------------------------------
+    def export_folded(self, *, max_len: int | None = None, transforms: bool = True):
+        """A plain-torch inference model with mask, sign and gain folded into one weight per layer.
+
+        Parameters
+        ----------
+        max_len : int or None, default=None
+            Longest window (number of network steps) the folded model accepts; defaults to the
+            network's length (the fitted window, plus the appended row of a forecaster).
+        transforms : bool, default=True
+            Include the estimator's input standardisation and output transform, so that
+            ``folded(torch.as_tensor(X))`` for raw windows ``X`` of shape (B, C, T) (float32)
+            returns what the estimator returns: class probabilities (``predict_proba``), the next
+            row on the original scale (forecaster ``predict``, always 2-D (B, C)) or
+            ``score_samples`` (anomaly detector), in float64. With ``False`` it takes
+            standardised (B, T', C) network input and returns the raw network output.
+
+        Returns
+        -------
+        sbt_sklearn.compression.FoldedSBT
+            A TorchScript-compatible ``torch.nn.Module`` in eval mode on the CPU; step-T
+            attention is computed with its fast path (one real query per layer).
+
+        Notes
+        -----
+        Windows must be complete (no padding, no NaN). ``torch.export.export(folded, (x,))``
+        saved with ``torch.export.save`` (or ``torch.jit.script(folded)``) runs with torch alone.
+
+        Examples
+        --------
+        >>> import numpy as np, torch
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> folded = clf.export_folded()
+        >>> bool(np.allclose(folded(torch.from_numpy(X)).numpy(), clf.predict_proba(X), atol=1e-5))
+        True
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from ..compression._folded import fold_network
+
+        check_is_fitted(self)
+        if not transforms:
+            return fold_network(self.net_.module_, max_len=max_len)
+        input_mode, output_mode, _ = _task_io(self)
+        return fold_network(
+            self.net_.module_, max_len=max_len, mean=self.scaler_mean_, scale=self.scaler_scale_,
+            input_mode=input_mode, output_mode=output_mode,
+            channel_weights=getattr(self, "channel_weights_", None) if output_mode.startswith("neg_weighted") else None,
+        )
+
+    def export_onnx(self, path, *, opset_version: int = 17) -> str:
+        """Export the folded model (:meth:`export_folded`) to an ONNX file.
+
+        The graph takes raw float32 windows ``x`` of shape (batch, n_channels, n_timesteps_)
+        (dynamic batch size) and returns the estimator's output in float64 (see
+        :meth:`export_folded`). Needs the optional ``onnx`` package (``pip install
+        sbt-sklearn[onnx]``); check the file with ``onnxruntime``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination ``.onnx`` file.
+        opset_version : int, default=17
+            ONNX opset.
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, os
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> path = clf.export_onnx(os.path.join(tempfile.mkdtemp(), "model.onnx"))  # doctest: +SKIP
+        """
+        try:
+            import onnx  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("export_onnx needs the 'onnx' package: pip install sbt-sklearn[onnx]") from exc
+        folded = self.export_folded()
+        example = torch.zeros(2, self.n_channels_, self.n_timesteps_, dtype=torch.float32)
+        path = os.fspath(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(folded, (example,), path, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset_version,
+                              dynamo=False)
+        return path
+
+    # -- accounting -------------------------------------------------------------------------------
+    def compression_report(self):
+        """Parameters, size and FLOPs of the fitted model against its dense twin.
+
+        Two conventions are reported side by side: the SBT paper's (Gorbett et al., 2023,
+        Table 6 rules, against the paper's dense baseline) and an honest one (every value
+        inference needs is charged: masks, gains, norm parameters and statistics, biases;
+        every per-step linear is multiplied by the number of steps it runs on), against the
+        dense FP32 twin of the same shape with full attention. The measured size of the model
+        file (:meth:`save`) and of the dense twin's float32 safetensors file are included.
+
+        Returns
+        -------
+        sbt_sklearn.compression.CompressionReport
+            ``str(report)`` is a readable table, ``report.to_dict()`` the numbers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> report = clf.compression_report()
+        >>> sorted(report.to_dict()["paper"])
+        ['binary_params', 'float_params', 'flops', 'size_bits']
+        """
+        from ..compression._report import estimator_report
+
+        return estimator_report(self)

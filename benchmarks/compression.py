@@ -1,0 +1,207 @@
+"""Real compression, measured: file sizes for the paper's Table 6 shapes, folded step-T throughput.
+
+For every architecture of the SBT paper's Table 6 (Gorbett et al., KDD 2023) the script fits
+the corresponding estimator for one optimisation step on random data of that shape (file sizes
+do not depend on training, except the entropy-coded masks, which are then near their
+initial, i.i.d. state) and records:
+
+* the bytes of our model file (``save``), split into mask bytes, other tensor bytes and the
+  header (safetensors JSON with our metadata);
+* the bytes of the dense twin's float32 ``state_dict`` saved with safetensors;
+* the paper's theoretical size (its Table 6 bits / 8).
+
+Then, for the ETTm1 shape (m = 7, d = 64, 2 layers, p = 0.5) at windows 50 and 200 and batch
+sizes 1 and 256, the inference throughput (windows per second, median of repeats, all models
+timed interleaved in the same run, one CPU thread) of:
+
+* ``folded_sbt``: the folded SBT network (``export_folded``), step-T fast path;
+* ``dense_twin``: the dense FP32 twin with full attention, as the package builds it
+  (``SBTLastStepNet(binary=False, p=0, attention="full")``);
+* ``folded_dense``: the same dense twin folded into the same plain-torch code (full attention),
+  so that only the attention and sparsity choices differ;
+* ``sbt_module``: the unfolded SBT network (sparse-binary layers, step-T fast path).
+
+Run ``python benchmarks/compression.py`` (about a minute); results go to
+``docs/benchmarks/compression.json`` and ``docs/benchmarks/compression.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import struct
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, __version__
+from sbt_sklearn.compression import PAPER_TABLE6, fold_network, read_model_bytes
+from sbt_sklearn.compression._report import _state_file_bytes, dense_twin
+from sbt_sklearn.nn import SBTLastStepNet
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+
+
+def _fit_row(row, n: int = 8):
+    """An estimator of the row's shape, fitted for one optimisation step on random data."""
+    s = row.sbt
+    common = dict(d=s.d, n_heads=s.n_heads, n_layers=s.n_layers, d_ff=s.d_ff, p=round(1 - s.keep, 10),
+                  max_epochs=1, batch_size=n, random_state=0)
+    rng = np.random.default_rng(0)
+    if s.task == "classification":
+        X = rng.normal(size=(n, s.n_channels, s.window)).astype(np.float32)
+        y = np.arange(n) % s.n_outputs
+        return SBTClassifier(**common).fit(X, y)
+    if s.task == "anomaly":
+        X = rng.normal(size=(n, s.n_channels, s.window)).astype(np.float32)
+        return SBTAnomalyDetector(**common, max_windows_per_epoch=None).fit(X)
+    X = rng.normal(size=(n, s.n_channels, s.window - 1)).astype(np.float32)  # + the appended row = w
+    return SBTForecaster(**common).fit(X, rng.normal(size=(n, s.n_channels)))
+
+
+def file_sizes() -> list[dict]:
+    rows = []
+    for name, row in PAPER_TABLE6.items():
+        est = _fit_row(row)
+        blob = est.to_bytes()
+        n_header = struct.unpack("<Q", blob[:8])[0]
+        meta, tensors = read_model_bytes(blob)
+        masks = int(tensors["sbt.masks"].nbytes)
+        other = sum(int(v.nbytes) for k, v in tensors.items() if k != "sbt.masks")
+        kwargs = est.net_.get_params_for("module")
+        twin_bytes = _state_file_bytes(dense_twin(est.module_, kwargs))
+        paper = row.ours()
+        report = est.compression_report().to_dict()
+        codings = sorted(set(meta["network"]["sparse_layers"]["coding"]))
+        n_mask = report["honest"]["mask_bits"]["sbt"]
+        rows.append({
+            "dataset": name, "estimator": type(est).__name__, "m": row.sbt.n_channels, "w": row.sbt.window,
+            "d": row.sbt.d, "p": round(1 - row.sbt.keep, 10), "norm": kwargs["norm"],
+            "file_bytes": len(blob), "header_bytes": 8 + n_header, "mask_bytes": masks,
+            "other_tensor_bytes": other, "mask_coding": codings,
+            "mask_bits_per_weight": 8 * masks / n_mask if n_mask else None,
+            "dense_float32_file_bytes": twin_bytes,
+            "paper_sbt_bytes": paper["sbt_bits"] / 8, "paper_dense_bytes": paper["dense_bits"] / 8,
+            "ratio_dense_file_to_ours": twin_bytes / len(blob),
+            "ours_minus_paper_bytes": len(blob) - paper["sbt_bits"] / 8,
+            "payload_minus_paper_bytes": masks + other - paper["sbt_bits"] / 8,
+            "honest_size_bits": report["honest"]["size_bits"]["sbt"],
+            "honest_flops": report["honest"]["flops"]["sbt"], "honest_dense_flops": report["honest"]["flops"]["dense"],
+            "paper_flops": report["paper"]["flops"]["sbt"], "paper_dense_flops": report["paper"]["flops"]["dense"],
+        })
+        print(f"{name:20s} file {len(blob):>9,d} B  dense {twin_bytes:>10,d} B  x{twin_bytes / len(blob):6.1f}  "
+              f"paper {paper['sbt_bits'] / 8:>9,.0f} B", flush=True)
+    return rows
+
+
+def _time(fn, x, repeats: int) -> float:
+    times = []
+    with torch.inference_mode():
+        fn(x)  # warm-up
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(x)
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def throughput(windows=(50, 200), batches=(1, 256), rounds: int = 5) -> list[dict]:
+    m, d = 7, 64
+    results = []
+    for w in windows:
+        kwargs = dict(d=d, n_heads=2, n_layers=2, d_ff=256, norm="layer", max_len=w, seed=0)
+        sbt = SBTLastStepNet(m, m, p=0.5, attention="step_t", **kwargs).eval()
+        dense = dense_twin(sbt, dict(kwargs, p=0.5, attention="step_t")).eval()
+        models = {"folded_sbt": fold_network(sbt), "dense_twin": dense, "folded_dense": fold_network(dense),
+                  "sbt_module": sbt}
+        for b in batches:
+            x = torch.randn(b, w, m)
+            ref = models["sbt_module"](x)
+            assert torch.allclose(models["folded_sbt"](x), ref, atol=1e-5)
+            repeats = 30 if b == 1 else 3
+            samples = {k: [] for k in models}
+            for _ in range(rounds):  # interleave the models so that machine load hits all alike
+                for name, model in models.items():
+                    samples[name].append(_time(model, x, repeats))
+            sec = {k: float(np.median(v)) for k, v in samples.items()}
+            row = {"window": w, "batch": b, **{f"{k}_windows_per_s": b / v for k, v in sec.items()}}
+            row["speedup_vs_dense_twin"] = sec["dense_twin"] / sec["folded_sbt"]
+            row["speedup_vs_folded_dense"] = sec["folded_dense"] / sec["folded_sbt"]
+            results.append(row)
+            print(f"w={w:4d} batch={b:4d}  folded SBT {b / sec['folded_sbt']:10.1f}/s  dense twin "
+                  f"{b / sec['dense_twin']:10.1f}/s  x{row['speedup_vs_dense_twin']:.2f}  (folded dense "
+                  f"x{row['speedup_vs_folded_dense']:.2f})", flush=True)
+    return results
+
+
+def to_markdown(result: dict) -> str:
+    lines = [
+        "# Compression, measured",
+        "",
+        f"Generated by `benchmarks/compression.py` (sbt_sklearn {result['version']}, torch {result['torch']}, "
+        f"{result['threads']} CPU thread(s), {result['machine']}).",
+        "",
+        "## Model files for the paper's Table 6 shapes",
+        "",
+        "Our file (`save`): masks + other tensors (gains, norms, scalers) + header (safetensors JSON with "
+        "our metadata). Dense: the FP32 twin's `state_dict` saved with safetensors. Paper: the paper's "
+        "theoretical SBT size (Table 6 bits / 8). Forecasting models here normalise over d (LayerNorm(d), "
+        "FP32), the paper's over the window (pruned gain charged 1 bit).",
+        "",
+        "| dataset | m | w | d | p | our file (B) | masks (B) | bits/weight | other tensors (B) | header (B) | "
+        "dense float32 file (B) | dense / ours | paper SBT (B) | ours - paper (B) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["files"]:
+        lines.append(
+            f"| {r['dataset']} | {r['m']} | {r['w']} | {r['d']} | {r['p']} | {r['file_bytes']:,} | "
+            f"{r['mask_bytes']:,} | {r['mask_bits_per_weight']:.3f} | {r['other_tensor_bytes']:,} | "
+            f"{r['header_bytes']:,} | {r['dense_float32_file_bytes']:,} | {r['ratio_dense_file_to_ours']:.1f} | "
+            f"{r['paper_sbt_bytes']:,.0f} | {r['ours_minus_paper_bytes']:+,.0f} |"
+        )
+    lines += [
+        "",
+        "## Inference throughput, ETTm1 shape (m=7, d=64, 2 layers, d_ff=256, p=0.5)",
+        "",
+        "Windows per second, median over interleaved rounds in the same run. `folded SBT`: step-T fast path, "
+        "folded weights. `dense twin`: FP32, full attention, as the package builds it. `folded dense`: the "
+        "dense twin through the same plain-torch code (full attention). `SBT module`: unfolded, step-T.",
+        "",
+        "| window | batch | folded SBT | dense twin | folded dense | SBT module | folded SBT / dense twin | "
+        "folded SBT / folded dense |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["throughput"]:
+        lines.append(
+            f"| {r['window']} | {r['batch']} | {r['folded_sbt_windows_per_s']:,.0f} | "
+            f"{r['dense_twin_windows_per_s']:,.0f} | {r['folded_dense_windows_per_s']:,.0f} | "
+            f"{r['sbt_module_windows_per_s']:,.0f} | {r['speedup_vs_dense_twin']:.2f}x | "
+            f"{r['speedup_vs_folded_dense']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    result = {
+        "version": __version__, "torch": torch.__version__, "numpy": np.__version__, "threads": args.threads,
+        "machine": f"{platform.machine()} {platform.processor() or platform.system()}",
+        "files": file_sizes(), "throughput": throughput(),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "compression.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "compression.md").write_text(to_markdown(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Folded inference: an SBT network as plain torch layers, mask, sign and gain baked into weights.
+
+:func:`fold_network` turns a trained :class:`~sbt_sklearn.nn.SBTClassificationNet` or
+:class:`~sbt_sklearn.nn.SBTLastStepNet` into a :class:`FoldedSBT`: ``nn.Linear`` layers whose
+weight is ``alpha * sign(W) * M`` (one weight per layer, the embedding's ``sqrt(d)`` scale
+included), ``nn.LayerNorm`` or a folded batch-norm affine, attention with the step-T fast path
+(only the last query attends; every past step's output is its own value), and optional input
+and output transforms held as buffers (standardisation, the task's output). The classes below
+use nothing but torch: ``torch.export.save(torch.export.export(folded, (x,)), path)`` (or, on
+older torch, ``torch.jit.script(folded).save(path)``; the module is TorchScript-compatible)
+gives a file that runs with torch alone, and the model exports to ONNX
+(:meth:`sbt_sklearn.estimators.SBTClassifier.export_onnx`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+__all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "fold_network"]
+
+#: input transforms: none, append a zero row (forecast), re-reference to the last row and append
+#: a zero row (forecast, target="relative"), zero the last row (anomaly, target="predict"),
+#: keep the last row as the reconstruction target (anomaly, target="reconstruct")
+INPUT_MODES = ("none", "append_zero", "relative_append_zero", "zero_last", "keep_last")
+#: output transforms: raw network output, softmax probabilities (float64), next row on the
+#: original scale (float64; "level" adds the last observed row back first), minus the weighted
+#: squared error of the last step (float64 anomaly score, higher = more normal), the target being
+#: the last row or ("_delta") its change from the row before
+OUTPUT_MODES = ("raw", "softmax", "rescale", "rescale_level", "neg_weighted_error", "neg_weighted_error_delta")
+
+
+def _linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> nn.Linear:
+    out_f, in_f = weight.shape
+    lin = nn.Linear(in_f, out_f, bias=bias is not None)
+    with torch.no_grad():
+        lin.weight.copy_(weight)
+        if bias is not None:
+            lin.bias.copy_(bias)
+    lin.requires_grad_(False)
+    return lin
+
+
+class _Affine(nn.Module):
+    """Batch norm in eval mode folded into ``x * scale + shift``."""
+
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scale", scale)
+        self.register_buffer("shift", shift)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x * self.scale + self.shift
+
+
+class FoldedAttention(nn.Module):
+    """Multi-head self-attention over (B, T, d) with folded projection weights.
+
+    Parameters
+    ----------
+    q, k, v, out : torch.nn.Linear
+        Projections.
+    n_heads : int
+        Number of heads.
+    mode : {"full", "step_t", "qkv_mask"}
+        Attention mode (see :class:`~sbt_sklearn.nn.SparseMultiheadAttention`).
+    qkv_mask : torch.Tensor or None
+        Boolean (3, L, d') activation masks for ``"qkv_mask"`` (windows up to L steps).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sbt_sklearn.compression import FoldedAttention
+    >>> lin = lambda: nn.Linear(8, 8)
+    >>> attn = FoldedAttention(lin(), lin(), lin(), lin(), 2, "step_t", None)
+    >>> attn(torch.randn(3, 5, 8), False).shape
+    torch.Size([3, 5, 8])
+    """
+
+    def __init__(self, q: nn.Linear, k: nn.Linear, v: nn.Linear, out: nn.Linear, n_heads: int, mode: str,
+                 qkv_mask: Optional[torch.Tensor]) -> None:
+        super().__init__()
+        self.q, self.k, self.v, self.out = q, k, v, out
+        self.n_heads = int(n_heads)
+        self.d = int(q.weight.shape[0])
+        self.head_dim = self.d // self.n_heads
+        self.mode = str(mode)
+        self.sqrt_dh = math.sqrt(self.head_dim)
+        mask = torch.ones(3, 1, self.head_dim) if qkv_mask is None else qkv_mask.to(torch.float32)
+        self.register_buffer("qkv_mask", mask)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[0], x.shape[1]
+        return x.reshape(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, last_only: bool) -> torch.Tensor:
+        """Attend over ``x`` (B, T, d); ``last_only`` returns the last step only, (B, 1, d)."""
+        b, t = x.shape[0], x.shape[1]
+        if self.mode == "step_t":
+            past = x[:, :-1]
+            q = self._split(self.q(x[:, -1:]))  # (B, h, 1, d')
+            k = self._split(self.k(past))  # (B, h, T-1, d')
+            v_past = self.v(past)  # (B, T-1, d): a past step attends to itself only
+            w = torch.softmax((q @ k.transpose(-2, -1)) / self.sqrt_dh, dim=-1)  # (B, h, 1, T-1)
+            last = (w @ self._split(v_past)).transpose(1, 2).reshape(b, 1, self.d)
+            if last_only:
+                return self.out(last)
+            return self.out(torch.cat([v_past, last], dim=1))
+        q = self._split(self.q(x[:, -1:] if last_only else x))  # only the last query when it is all we need
+        k = self._split(self.k(x))
+        v = self._split(self.v(x))
+        if self.mode == "qkv_mask":
+            m = self.qkv_mask[:, :t]  # (3, T, d') broadcast over batch and heads
+            q = q * (m[0, -1:] if last_only else m[0])
+            k, v = k * m[1], v * m[2]
+        w = torch.softmax((q @ k.transpose(-2, -1)) / self.sqrt_dh, dim=-1)
+        o = (w @ v).transpose(1, 2)
+        return self.out(o.reshape(b, o.shape[1], self.d))
+
+
+class FoldedEncoderLayer(nn.Module):
+    """Post-norm encoder layer ``x = n1(x + attn(x)); x = n2(x + lin2(relu(lin1(x))))``.
+
+    With ``last_only=True`` only the last step is computed after attention (the last layer of
+    a last-step network).
+    """
+
+    def __init__(self, attn: FoldedAttention, lin1: nn.Linear, lin2: nn.Linear, norm1: nn.Module,
+                 norm2: nn.Module, last_only: bool) -> None:
+        super().__init__()
+        self.attn, self.lin1, self.lin2, self.norm1, self.norm2 = attn, lin1, lin2, norm1, norm2
+        self.last_only = bool(last_only)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        a = self.attn(x, self.last_only)
+        if self.last_only:
+            x = x[:, -1:]
+        x = self.norm1(x + a)
+        return self.norm2(x + self.lin2(torch.relu(self.lin1(x))))
+
+
+class FoldedSBT(nn.Module):
+    """A folded SBT network: plain torch layers, optional input and output transforms.
+
+    ``forward(x)`` takes raw windows of shape (B, C, T) (channels before time, as the
+    estimators take them) when built with a scaler, standardised (B, T, C) windows otherwise.
+
+    Parameters
+    ----------
+    embed : torch.nn.Linear
+        Input projection with the ``sqrt(d)`` scale folded in.
+    pos : torch.Tensor
+        Positional table (L, d) added to the embedded steps (windows up to L steps).
+    layers : list of FoldedEncoderLayer
+        Encoder layers.
+    decoder : torch.nn.Linear
+        Output projection.
+    head : {"mean", "last"}
+        Mean over steps (classification) or the last step.
+    mean, scale : torch.Tensor or None
+        Per-channel standardisation of raw input; ``None`` takes standardised (B, T, C) input.
+    input_mode : str
+        One of :data:`INPUT_MODES`.
+    output_mode : str
+        One of :data:`OUTPUT_MODES`.
+    channel_weights : torch.Tensor or None
+        Per-channel error weights for ``"neg_weighted_error"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sbt_sklearn.nn import SBTLastStepNet
+    >>> from sbt_sklearn.compression import fold_network
+    >>> net = SBTLastStepNet(3, 3, d=16, n_layers=1, d_ff=32).eval()
+    >>> x = torch.randn(4, 20, 3)
+    >>> folded = fold_network(net)
+    >>> bool(torch.allclose(folded(x), net(x), atol=1e-5))
+    True
+    """
+
+    def __init__(self, embed: nn.Linear, pos: torch.Tensor, layers: list, decoder: nn.Linear, head: str,
+                 mean: Optional[torch.Tensor] = None, scale: Optional[torch.Tensor] = None,
+                 input_mode: str = "none", output_mode: str = "raw",
+                 channel_weights: Optional[torch.Tensor] = None) -> None:
+        super().__init__()
+        if head not in ("mean", "last"):
+            raise ValueError(f"head must be 'mean' or 'last', got {head!r}")
+        if input_mode not in INPUT_MODES or output_mode not in OUTPUT_MODES:
+            raise ValueError(f"bad input/output mode {input_mode!r}/{output_mode!r}")
+        self.embed = embed
+        self.register_buffer("pos", pos.to(torch.float32))
+        self.layers = nn.ModuleList(layers)
+        self.decoder = decoder
+        self.head = head
+        self.raw_input = mean is not None
+        c = embed.weight.shape[1]
+        self.register_buffer("mean", torch.zeros(c) if mean is None else mean.to(torch.float32))
+        self.register_buffer("scale", torch.ones(c) if scale is None else scale.to(torch.float32))
+        self.register_buffer("mean64", self.mean.to(torch.float64))
+        self.register_buffer("scale64", self.scale.to(torch.float64))
+        cw = torch.ones(decoder.weight.shape[0]) if channel_weights is None else channel_weights
+        self.register_buffer("channel_weights", cw.to(torch.float64))
+        self.input_mode, self.output_mode = input_mode, output_mode
+        self.max_len = int(pos.shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.raw_input:
+            x = (x.transpose(1, 2) - self.mean) / self.scale  # (B, T, C) float32, as the estimators
+        b, c = x.shape[0], x.shape[2]
+        last = x[:, -1]  # the last observed row (standardised)
+        if self.input_mode == "relative_append_zero":
+            x = x - last[:, None, :]
+        if self.input_mode == "append_zero" or self.input_mode == "relative_append_zero":
+            x = torch.cat([x, x.new_zeros(b, 1, c)], dim=1)
+        elif self.input_mode == "zero_last":
+            x = torch.cat([x[:, :-1], x.new_zeros(b, 1, c)], dim=1)
+        z = self.embed(x) + self.pos[: x.shape[1]]
+        for layer in self.layers:
+            z = layer(z)
+        z = torch.relu(z)
+        out = self.decoder(z.mean(dim=1) if self.head == "mean" else z[:, -1])
+        if self.output_mode == "softmax":
+            return torch.softmax(out.to(torch.float64), dim=1)
+        if self.output_mode == "rescale":
+            return out.to(torch.float64) * self.scale64 + self.mean64
+        if self.output_mode == "rescale_level":
+            return (out + last).to(torch.float64) * self.scale64 + self.mean64
+        if self.output_mode == "neg_weighted_error" or self.output_mode == "neg_weighted_error_delta":
+            target = last
+            if self.output_mode == "neg_weighted_error_delta" and x.shape[1] > 1:
+                target = last - x[:, -2]
+            err = (out.to(torch.float64) - target.to(torch.float64)) ** 2
+            return -(err @ self.channel_weights) / err.shape[1]
+        return out
+
+
+def qkv_masks(attn, length: int) -> torch.Tensor:
+    """The (3, length, d') Q/K/V activation masks of an attention module, without extending its buffer."""
+    if length <= attn.qkv_mask.shape[1]:
+        return attn.qkv_mask[:, :length].cpu()
+    return attn._build_qkv_mask(length)  # prefix-stable: the same rows as an extended buffer
+
+
+def _sinusoid(length: int, d: int) -> torch.Tensor:
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * (-math.log(10000.0) / d))
+    pe = torch.zeros(length, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)[:, : d // 2]
+    return pe.to(torch.float32)
+
+
+def _fold_norm(norm: nn.Module) -> nn.Module:
+    if isinstance(norm, nn.LayerNorm):
+        out = nn.LayerNorm(norm.normalized_shape, eps=norm.eps, elementwise_affine=norm.elementwise_affine)
+        out.load_state_dict(norm.state_dict())
+        return out.requires_grad_(False)
+    if isinstance(norm, nn.modules.batchnorm._BatchNorm):
+        inv = torch.rsqrt(norm.running_var.double() + norm.eps)
+        weight = norm.weight.double() if norm.weight is not None else torch.ones_like(inv)
+        bias = norm.bias.double() if norm.bias is not None else torch.zeros_like(inv)
+        scale = weight * inv
+        return _Affine(scale.float(), (bias - norm.running_mean.double() * scale).float())
+    return nn.Identity()
+
+
+def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale=None, input_mode: str = "none",
+                 output_mode: str = "raw", channel_weights=None) -> FoldedSBT:
+    """Fold a trained SBT network into a :class:`FoldedSBT` of plain torch layers.
+
+    Parameters
+    ----------
+    net : SBTClassificationNet or SBTLastStepNet
+        The trained network (its current masks and gains are folded; it is not modified).
+    max_len : int or None, default=None
+        Longest window the folded model accepts (positional table and Q/K/V masks); defaults to
+        the network's ``max_len`` (or 512).
+    mean, scale : array-like or None, default=None
+        Per-channel standardisation: the folded model then takes raw (B, C, T) windows.
+    input_mode, output_mode : str, default="none", "raw"
+        Task transforms, see :data:`INPUT_MODES` and :data:`OUTPUT_MODES`.
+    channel_weights : array-like or None, default=None
+        Error weights of ``output_mode="neg_weighted_error"``.
+
+    Returns
+    -------
+    FoldedSBT
+        The folded network, in eval mode, on the CPU, without gradients.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sbt_sklearn.nn import SBTClassificationNet
+    >>> from sbt_sklearn.compression import fold_network
+    >>> net = SBTClassificationNet(3, 4, d=16, n_layers=1, d_ff=32, max_len=20).eval()
+    >>> x = torch.randn(5, 20, 3)
+    >>> bool(torch.allclose(fold_network(net)(x), net(x), atol=1e-5))
+    True
+    """
+    from ..nn import SBTClassificationNet, SBTLastStepNet
+
+    if not isinstance(net, (SBTClassificationNet, SBTLastStepNet)):
+        raise TypeError(f"fold_network needs an SBTClassificationNet or SBTLastStepNet, got {type(net).__name__}")
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            net._before_forward()  # global top-k: refresh the keep counts as a forward would
+
+            def lin(layer, factor=1.0):
+                w = layer.effective_weight().detach().cpu().float() * factor
+                b = None if layer.bias is None else layer.bias.detach().cpu().float() * factor
+                return _linear(w, b)
+
+            enc = net.encoder
+            length = int(max_len or enc.pos.max_len)
+            if enc.pos.learnable:
+                length = min(length, enc.pos.max_len)
+                pos = enc.pos.table.detach().cpu().float()[:length]
+            else:
+                pos = _sinusoid(length, enc.d)
+            last_step = isinstance(net, SBTLastStepNet)
+            layers = []
+            for i, layer in enumerate(enc.layers):
+                a = layer.attn
+                qkv = qkv_masks(a, length) if a.mode == "qkv_mask" else None
+                attn = FoldedAttention(lin(a.q_proj), lin(a.k_proj), lin(a.v_proj), lin(a.out_proj), a.n_heads,
+                                       a.mode, qkv)
+                layers.append(FoldedEncoderLayer(attn, lin(layer.lin1), lin(layer.lin2), _fold_norm(layer.norm1),
+                                                 _fold_norm(layer.norm2), last_step and i == len(enc.layers) - 1))
+            as_tensor = lambda v: None if v is None else torch.as_tensor(v)  # noqa: E731
+            folded = FoldedSBT(lin(enc.embed, math.sqrt(enc.d)), pos, layers, lin(net.decoder),
+                               "last" if last_step else "mean", as_tensor(mean), as_tensor(scale), input_mode,
+                               output_mode, as_tensor(channel_weights))
+    finally:
+        net.train(was_training)
+    return folded.eval().requires_grad_(False)

@@ -1,0 +1,330 @@
+"""Model files: round trips of every estimator, what is stored, and clear errors."""
+
+import json
+import struct
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.numpy import save as st_save
+
+from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
+from sbt_sklearn.compression import (
+    SBTFileError,
+    decode_json,
+    decode_mask,
+    encode_json,
+    encode_mask,
+    read_model_bytes,
+    write_model_bytes,
+)
+
+TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=1, random_state=0)
+
+
+@lru_cache(maxsize=None)
+def _data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 3, 10)).astype(np.float32)
+    return X
+
+
+@lru_cache(maxsize=None)
+def fitted(kind: str, **extra):
+    X = _data()
+    if kind == "classifier":
+        return SBTClassifier(**TINY, **extra).fit(X, np.where(X[:, 0, -1] > 0, "up", "down"))
+    if kind == "classifier_int":
+        return SBTClassifier(**TINY, **extra).fit(X, (X[:, 1, 0] > 0).astype(np.int64) + 3)
+    if kind == "forecaster":
+        return SBTForecaster(**TINY, **extra).fit(X, X[:, :, -1] * 0.5 + 1.0)
+    if kind == "forecaster_1d":
+        return SBTForecaster(**TINY, **extra).fit(X[:, 0], X[:, 0, -1])
+    return SBTAnomalyDetector(**TINY, **extra).fit(X)
+
+
+def outputs(est, X):
+    if isinstance(est, SBTClassifier):
+        return est.predict_proba(X)
+    if isinstance(est, SBTForecaster):
+        return est.predict(X if est.n_channels_ > 1 else X[:, 0])
+    return est.score_samples(X)
+
+
+CASES = [
+    ("classifier", {}),
+    ("classifier_int", {"attention": "full", "norm": "layer", "p": 0.75}),
+    ("classifier", {"topk_scope": "global", "pos_encoding": "learnable"}),
+    ("forecaster", {}),
+    ("forecaster_1d", {"p": 0.9}),
+    ("forecaster", {"binary": False, "p": 0.0}),
+    ("forecaster", {"binary": False, "p": 0.5, "target": "relative"}),
+    ("anomaly", {}),
+    ("anomaly", {"norm": "batch", "target": "reconstruct", "threshold": "pot"}),
+]
+
+
+@pytest.mark.filterwarnings("ignore:POT calibration")
+@pytest.mark.parametrize("kind, extra", CASES)
+def test_round_trip_predicts_identically(kind, extra, tmp_path):
+    est = fitted(kind, **extra)
+    path = tmp_path / "model.sbt"
+    n_bytes = est.save(path)
+    assert n_bytes == path.stat().st_size
+    loaded = type(est).load(path)
+    X = _data()
+    np.testing.assert_array_equal(outputs(loaded, X), outputs(est, X))
+    assert loaded.get_params() == est.get_params()
+    for name, value in vars(est).items():
+        if name in ("net_", "history_"):
+            continue
+        got = getattr(loaded, name)
+        if isinstance(value, np.ndarray):
+            assert got.dtype == value.dtype and got.shape == value.shape
+            np.testing.assert_array_equal(got, value)
+        else:
+            assert got == value and type(got) is type(value), name
+
+
+def test_loaded_estimator_predicts_labels_and_thresholds():
+    clf = fitted("classifier")
+    loaded = SBTClassifier.from_bytes(clf.to_bytes())
+    np.testing.assert_array_equal(loaded.predict(_data()), clf.predict(_data()))
+    ad = fitted("anomaly")
+    loaded = SBTAnomalyDetector.from_bytes(ad.to_bytes())
+    assert loaded.offset_ == ad.offset_ and loaded.threshold_ == ad.threshold_
+    np.testing.assert_array_equal(loaded.predict(_data()), ad.predict(_data()))
+
+
+def test_binary_layers_are_stored_as_masks_and_gains_only():
+    est = fitted("forecaster")
+    meta, tensors = read_model_bytes(est.to_bytes())
+    names = meta["network"]["sparse_layers"]["name"]
+    assert len(names) == 2 + 6 * est.n_layers
+    # nothing per-weight in float: the only state tensors are the LayerNorm parameters
+    assert all(k.rsplit(".", 2)[-2].startswith("norm") for k in tensors if k.startswith("state."))
+    n_weights = sum(m.weight.numel() for m in est.module_.modules() if hasattr(m, "scores") and m.scores is not None)
+    assert tensors["sbt.masks"].nbytes <= (n_weights + 8 * len(names)) / 8
+    assert tensors["sbt.alphas"].shape == (len(names),)
+
+
+def test_dense_layers_store_float_weights():
+    est = fitted("forecaster", binary=False, p=0.0)
+    _, tensors = read_model_bytes(est.to_bytes())
+    assert "state.decoder.weight" in tensors and tensors["sbt.masks"].size == 0
+
+
+def test_scores_are_optional_and_restore_exactly():
+    est = fitted("classifier")
+    lean = SBTClassifier.from_bytes(est.to_bytes())
+    full = SBTClassifier.from_bytes(est.to_bytes(include_scores=True))
+    for a, b, c in zip(est.module_.parameters(), full.module_.parameters(), lean.module_.parameters()):
+        assert torch.equal(a.detach(), b.detach())
+    layer = lean.module_.decoder
+    assert set(torch.unique(layer.scores.detach()).tolist()) <= {0.0, 1.0}
+    assert len(est.to_bytes(include_scores=True)) > len(est.to_bytes())
+
+
+def test_history_is_optional():
+    est = fitted("classifier")
+    assert len(SBTClassifier.from_bytes(est.to_bytes()).history_) == 0
+    loaded = SBTClassifier.from_bytes(est.to_bytes(include_history=True))
+    assert len(loaded.history_) == len(est.history_)
+    assert loaded.history_[-1]["train_loss"] == pytest.approx(est.history_[-1]["train_loss"])
+
+
+def test_extended_qkv_mask_is_regenerated_not_stored():
+    est = fitted("classifier")
+    before = len(est.to_bytes())
+    longer = np.random.default_rng(1).normal(size=(2, 3, 40)).astype(np.float32)
+    proba = est.predict_proba(longer)  # extends the Q/K/V mask buffers to 40 steps
+    assert len(est.to_bytes()) == before
+    np.testing.assert_array_equal(SBTClassifier.from_bytes(est.to_bytes()).predict_proba(longer), proba)
+
+
+def test_loading_puts_everything_on_the_cpu():
+    loaded = SBTClassifier.from_bytes(fitted("classifier").to_bytes(), device="cpu")
+    assert loaded.device == "cpu"
+    assert all(t.device.type == "cpu" for t in loaded.module_.state_dict().values())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_cuda_device_on_cpu_machine_is_a_clear_error():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        SBTClassifier.from_bytes(fitted("classifier").to_bytes(), device="cuda")
+
+
+@pytest.mark.gpu
+def test_model_trained_on_gpu_loads_on_cpu():
+    X = _data()
+    y = np.where(X[:, 0, -1] > 0, "up", "down")
+    gpu = SBTClassifier(**TINY, device="cuda").fit(X, y)
+    cpu = SBTClassifier.from_bytes(gpu.to_bytes(), device="cpu")
+    np.testing.assert_allclose(cpu.predict_proba(X), gpu.predict_proba(X), atol=1e-5)
+
+
+def test_wrong_estimator_class_is_refused():
+    blob = fitted("classifier").to_bytes()
+    with pytest.raises(SBTFileError, match="holds an SBTClassifier"):
+        SBTForecaster.from_bytes(blob)
+    from sbt_sklearn.estimators._base import SBTBase
+
+    assert isinstance(SBTBase.from_bytes(blob), SBTClassifier)  # the base resolves the allowlisted class
+
+
+def test_callbacks_and_random_state_instances_are_dropped_with_a_warning():
+    from skorch.callbacks import EpochTimer
+
+    X = _data()
+    est = SBTClassifier(**{**TINY, "random_state": np.random.RandomState(0)}, callbacks=[EpochTimer()])
+    est.fit(X, X[:, 0, 0] > 0)
+    with pytest.warns(UserWarning) as record:
+        blob = est.to_bytes()
+    assert len(record) == 2
+    loaded = SBTClassifier.from_bytes(blob)
+    assert loaded.callbacks is None and loaded.random_state is None
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+def _retamper(blob, edit):
+    """Apply ``edit(meta, tensors)`` and rewrite the file with a *valid* checksum."""
+    meta, tensors = read_model_bytes(blob)
+    tensors = {k: np.array(v) for k, v in tensors.items()}
+    edit(meta, tensors)
+    return write_model_bytes(meta, tensors)
+
+
+def _flip_mask_bit(meta, tensors):
+    tensors["sbt.masks"][3] ^= 0b00010000
+
+
+def _set(path, value):
+    def edit(meta, tensors):
+        node = meta
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+def _kwarg(name, value):
+    def edit(meta, tensors):
+        items = meta["network"]["kwargs"]["$dict"]
+        for item in items:
+            if item[0] == name:
+                item[1] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_set(["estimator"], "os.system"), "unknown estimator class"),
+    (_set(["estimator"], "SBTForecaster"), None),
+    (_set(["network", "module"], "torch.nn.Module"), "unknown network class"),
+    (_set(["network", "criterion"], "eval"), "unknown criterion"),
+    (_set(["params", "no_such_param"], 1), "unknown hyperparameters"),
+    (_set(["params", "d"], {"$evil": "x"}), "unknown JSON tag"),
+    (_set(["attributes", "classes_"], {"$array": "V8", "shape": [1], "data": [0]}), "bad array dtype"),
+    (_kwarg("seed", 12345), "regenerated from the seed differ"),
+    (_kwarg("d", 16), None),
+    (_kwarg("d_ff", 8), None),
+    (_flip_mask_bit, None),
+    (_set(["network", "sparse_layers", "p"], [0.1] * 8), None),
+    (_set(["format_version"], 2), "format version"),
+])
+def test_consistently_tampered_files_are_rejected(edit, match):
+    """Edits that keep the checksum valid are still caught by the semantic checks."""
+    blob = _retamper(fitted("classifier").to_bytes(), edit)
+    with pytest.raises(SBTFileError, match=match):
+        SBTClassifier.from_bytes(blob)
+
+
+def _with_container(blob, **changes):
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8 : 8 + n])
+    header["__metadata__"].update(changes)
+    tensors = read_model_bytes(blob)[1]
+    return st_save({k: np.array(v) for k, v in tensors.items()}, metadata=header["__metadata__"])
+
+
+def test_unknown_format_version_is_a_clear_error():
+    blob = _with_container(fitted("classifier").to_bytes(), format_version="2")
+    with pytest.raises(SBTFileError, match="unsupported model-file format version '2'"):
+        SBTClassifier.from_bytes(blob)
+
+
+def test_foreign_safetensors_file_is_refused(tmp_path):
+    path = tmp_path / "weights.safetensors"
+    path.write_bytes(st_save({"w": np.zeros(3, np.float32)}))
+    with pytest.raises(SBTFileError, match="not an sbt_sklearn model file"):
+        SBTClassifier.load(path)
+
+
+@pytest.mark.parametrize("cut", [0, 5, 100, -1])
+def test_truncated_files_are_refused(cut):
+    blob = fitted("classifier").to_bytes()
+    with pytest.raises(SBTFileError):
+        SBTClassifier.from_bytes(blob[:cut] if cut >= 0 else blob[:-1])
+
+
+def test_modified_file_fails_the_checksum():
+    blob = bytearray(fitted("classifier").to_bytes())
+    blob[-3] ^= 0x40
+    with pytest.raises(SBTFileError, match="checksum"):
+        SBTClassifier.from_bytes(bytes(blob))
+
+
+# ---- codecs ----------------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3000), density=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_mask_codes_round_trip(n, density, seed):
+    mask = np.random.default_rng(seed).random(n) < density
+    payload, coding, k = encode_mask(mask)
+    assert len(payload) <= (n + 7) // 8  # never worse than packed bits
+    np.testing.assert_array_equal(decode_mask(payload, coding, k, n, int(mask.sum())), mask)
+
+
+def test_rice_code_is_close_to_the_entropy_at_p075():
+    mask = np.zeros(100_000, dtype=bool)
+    mask[np.random.default_rng(0).permutation(100_000)[:25_000]] = True
+    payload, coding, _ = encode_mask(mask)
+    entropy = -(0.25 * np.log2(0.25) + 0.75 * np.log2(0.75))  # 0.811 bits
+    assert coding == "rice" and 8 * len(payload) / mask.size < entropy + 0.02
+
+
+def test_mask_decoder_rejects_inconsistent_payloads():
+    payload, coding, k = encode_mask(np.arange(64) % 5 == 0)
+    with pytest.raises(SBTFileError):
+        decode_mask(payload, coding, k, 64, 12)  # wrong count
+    with pytest.raises(SBTFileError):
+        decode_mask(payload[:-1], coding, k, 64, 13)
+    with pytest.raises(SBTFileError):
+        decode_mask(b"\xff" * 8, "bits", 0, 60, 60)  # non-zero padding
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=5),
+    lambda kids: st.lists(kids, max_size=3) | st.tuples(kids, kids)
+    | st.dictionaries(st.integers() | st.text(max_size=3), kids, max_size=3),
+    max_leaves=10,
+))
+def test_typed_json_round_trips(value):
+    back = decode_json(json.loads(json.dumps(encode_json(value), allow_nan=False)))
+    assert repr(back) == repr(value)
+
+
+def test_typed_json_keeps_numpy_types():
+    value = {"a": np.array(["x", "yy"]), "b": np.array([1, "z"], dtype=object), "c": np.float32(0.5),
+             "d": np.int64(3), "e": np.arange(6, dtype=np.uint8).reshape(2, 3)}
+    back = decode_json(json.loads(json.dumps(encode_json(value))))
+    for key, v in value.items():
+        assert type(back[key]) is type(v) and back[key].dtype == v.dtype
+        np.testing.assert_array_equal(back[key], v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError):
+            encode_json(object())
