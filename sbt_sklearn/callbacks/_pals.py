@@ -121,6 +121,11 @@ class PALSCallback(Callback):
         for layer in getattr(self, "layers_", []):
             layer.track_dense_grad = False
             layer.dense_grad = None
+        # drop references to data and checkpoints: a pickled model must not carry the windows
+        # (a pickled sliding-window view is a full copy) or a second copy of the weights
+        self.valid_dataset = None
+        self.best_state_ = None
+        self.layers_ = []
 
     def history(self) -> list[dict]:
         """The decisions of the last fit as a list of dicts (step, p, val_loss, decision, p_after)."""

@@ -194,6 +194,9 @@ class SBTBase(PersistenceMixin, BaseEstimator):
             train_ds, valid_ds = self._validation_split(train_ds)
         self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
         self.net_.fit(train_ds, y=None)
+        # predefined_split holds the validation windows: drop it so that pickling a fitted model
+        # never drags training data along (a pickled sliding-window view is a full copy)
+        self.net_.train_split = None
         self.history_ = self.net_.history
         self.n_epochs_ = len(self.net_.history)
         pals = dict(self.net_.callbacks_).get("pals")

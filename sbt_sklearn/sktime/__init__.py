@@ -9,5 +9,7 @@ except ImportError as exc:  # pragma: no cover - sktime is a dependency, but may
     raise ImportError("sbt_sklearn.sktime needs sktime: pip install sktime") from exc
 
 from ._classifier import SBTSktimeClassifier
+from ._detector import SBTSktimeDetector
+from ._forecaster import SBTSktimeForecaster
 
-__all__ = ["SBTSktimeClassifier"]
+__all__ = ["SBTSktimeClassifier", "SBTSktimeDetector", "SBTSktimeForecaster"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sktime.classification.base import BaseClassifier
 
 from ..estimators import SBTClassifier
-from ._mirror import mirrored_init
+from ._mirror import estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeClassifier"]
 
@@ -63,7 +63,7 @@ n_iter_no_change, class_weight, missing, device, random_state, verbose, callback
             self.set_tags(**{"capability:missing_values": True})
 
     def _fit(self, X, y):
-        self.estimator_ = SBTClassifier(**self.get_params()).fit(X, y)
+        self.estimator_ = SBTClassifier(**estimator_params(self, SBTClassifier)).fit(X, y)
         return self
 
     def _predict(self, X):

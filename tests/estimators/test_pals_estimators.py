@@ -92,3 +92,12 @@ def test_grid_search_over_pals_lambda_and_gamma(data):
 def test_invalid_pals_combinations(data, params, match):
     with pytest.raises(ValueError, match=match):
         SBTClassifier(**{**PALS, **params}).fit(*data)
+
+
+def test_fitted_model_holds_no_training_data(fitted):
+    import pickle
+
+    pals = dict(fitted.net_.callbacks_)["pals"]
+    assert pals.valid_dataset is None and pals.best_state_ is None
+    assert fitted.net_.train_split is None
+    assert len(pickle.dumps(fitted)) < 200_000

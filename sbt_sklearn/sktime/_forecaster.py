@@ -1,0 +1,109 @@
+"""sktime-native forecaster adapter: a series-level view of :class:`sbt_sklearn.SBTForecaster`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sktime.forecasting.base import BaseForecaster
+
+from ..data import sliding_windows
+from ..estimators import SBTForecaster
+from ._mirror import estimator_params, mirrored_init
+
+__all__ = ["SBTSktimeForecaster"]
+
+
+class SBTSktimeForecaster(BaseForecaster):
+    """Sparse Binary Transformer forecaster for sktime: ``fit(y)``, ``predict(fh)`` for any horizon.
+
+    Cuts the training series into windows of ``window_length`` steps (zero-copy), fits the
+    single-step :class:`sbt_sklearn.SBTForecaster` on them, and forecasts any horizon by rolling the
+    single-step model forward from the end of the data it has seen. ``update`` appends new
+    observations without refitting: later forecasts start from the new end.
+
+    Parameters
+    ----------
+    window_length : int, default=48
+        Steps of history per window (shortened to ``len(y) - 1`` for shorter training series).
+    p, binary, d, n_heads, n_layers, d_ff, attention, norm, pos_encoding, topk_scope, pals, pals_lambda, \
+pals_gamma, pals_interval, p_max, target, max_epochs, batch_size, max_windows_per_epoch, lr, \
+early_stopping, validation_fraction, n_iter_no_change, missing, device, random_state, verbose, callbacks
+        As in :class:`sbt_sklearn.SBTForecaster` (identical names, so a grid transfers).
+
+    Attributes
+    ----------
+    estimator_ : SBTForecaster
+        The fitted scikit-learn estimator.
+    window_length_ : int
+        The window length used.
+
+    Examples
+    --------
+    >>> from sktime.datasets import load_airline
+    >>> from sbt_sklearn.sktime import SBTSktimeForecaster
+    >>> y = load_airline()
+    >>> f = SBTSktimeForecaster(window_length=24, d=16, d_ff=32, max_epochs=2, random_state=0)
+    >>> f.fit(y).predict(fh=[1, 2, 3]).shape
+    (3,)
+    """
+
+    _tags = {
+        "authors": ["sbt_sklearn developers"],
+        "maintainers": ["sbt_sklearn developers"],
+        "python_dependencies": ["torch", "skorch"],
+        "y_inner_mtype": "pd.DataFrame",
+        "X_inner_mtype": "pd.DataFrame",
+        "scitype:y": "both",
+        "capability:exogenous": False,
+        "requires-fh-in-fit": False,
+        "capability:insample": False,
+        "capability:pred_int": False,
+        "capability:missing_values": False,
+        "capability:random_state": True,
+        "property:randomness": "derandomized",
+    }
+    _config = {"remember_data": True}
+
+    __init__ = mirrored_init(SBTForecaster, window_length=48)
+
+    def _init_sktime_base(self):
+        super().__init__()
+
+    def _fit(self, y, X=None, fh=None):
+        values = y.to_numpy(dtype=np.float64)
+        if len(values) < 2:
+            raise ValueError("SBTSktimeForecaster needs at least 2 observations to fit")
+        self.window_length_ = int(min(self.window_length, len(values) - 1))
+        windows, targets = sliding_windows(values, self.window_length_, horizon=1)
+        self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
+        return self
+
+    def _predict(self, fh, X=None):
+        steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
+        history = self._y.to_numpy(dtype=np.float64)[-self.window_length_:]
+        rolled = self.estimator_.forecast(history, int(steps.max()))  # (max step, C)
+        index = fh.to_absolute_index(self.cutoff)
+        return pd.DataFrame(rolled[steps - 1], index=index, columns=self._y.columns)
+
+    def _update(self, y, X=None, update_params=True):
+        # the new observations are already appended to self._y by the base class: forecasts roll
+        # forward from the new end; the network is not retrained (call fit to retrain)
+        return self
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny, fast settings for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Name of the parameter set (only "default").
+
+        Returns
+        -------
+        params : list of dict
+            Constructor arguments of test instances.
+        """
+        tiny = dict(window_length=4, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16,
+                    random_state=0)
+        return [tiny, {**tiny, "p": 0.75, "window_length": 6, "random_state": 1}]

@@ -1,0 +1,93 @@
+"""sktime forecaster and detector adapters: sktime's checks, update, pipelines, tuning."""
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("sktime")
+
+from sktime.utils.estimator_checks import check_estimator  # noqa: E402
+
+from sbt_sklearn import SBTAnomalyDetector, SBTForecaster  # noqa: E402
+from sbt_sklearn.sktime import SBTSktimeDetector, SBTSktimeForecaster  # noqa: E402
+
+TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.mark.parametrize("adapter, wrapped", [(SBTSktimeForecaster, SBTForecaster),
+                                              (SBTSktimeDetector, SBTAnomalyDetector)])
+def test_same_hyperparameters_plus_window_length(adapter, wrapped):
+    a = list(inspect.signature(adapter.__init__).parameters)
+    b = list(inspect.signature(wrapped.__init__).parameters)
+    assert a == ["self", "window_length", *b[1:]]
+
+
+@pytest.mark.parametrize("adapter", [SBTSktimeForecaster, SBTSktimeDetector])
+def test_sktime_check_estimator_passes(adapter):
+    results = check_estimator(adapter, raise_exceptions=False, verbose=False)
+    failed = {k: v for k, v in results.items() if v != "PASSED"}
+    assert not failed, failed
+
+
+@pytest.fixture(scope="module")
+def airline():
+    from sktime.datasets import load_airline
+
+    return np.log(load_airline())
+
+
+def test_forecast_any_horizon_and_update_without_refitting(airline):
+    f = SBTSktimeForecaster(window_length=12, **TINY).fit(airline.iloc[:-12])
+    inner = f.estimator_
+    first = f.predict(fh=[1, 2, 12])
+    assert list(first.index) == list(airline.index[-12:][[0, 1, 11]])
+    rolled = f.estimator_.forecast(airline.iloc[:-12].to_numpy(), 12)
+    np.testing.assert_allclose(first.to_numpy(), rolled[[0, 1, 11]])
+    f.update(airline.iloc[-12:-6], update_params=True)
+    assert f.estimator_ is inner  # no refit
+    after = f.predict(fh=[1])
+    assert after.index[0] == airline.index[-6]
+    expected = inner.forecast(airline.iloc[:-6].to_numpy(), 1)[0]
+    assert after.iloc[0] == pytest.approx(expected)
+
+
+def test_multivariate_forecast():
+    rng = np.random.default_rng(0)
+    y = pd.DataFrame(np.cumsum(rng.normal(size=(120, 3)), axis=0), columns=["a", "b", "c"])
+    pred = SBTSktimeForecaster(window_length=10, **TINY).fit(y).predict(fh=[1, 2])
+    assert list(pred.columns) == ["a", "b", "c"] and pred.shape == (2, 3)
+
+
+def test_pipeline_and_forecasting_grid_search(airline):
+    from sktime.forecasting.model_selection import ForecastingGridSearchCV
+    from sktime.split import ExpandingWindowSplitter
+    from sktime.transformations.series.detrend import Detrender
+
+    pipe = Detrender() * SBTSktimeForecaster(window_length=12, **TINY)
+    assert pipe.fit(airline.iloc[:-6]).predict(fh=[1, 2, 3]).shape == (3,)
+    cv = ExpandingWindowSplitter(initial_window=96, step_length=24, fh=[1, 2, 3])
+    search = ForecastingGridSearchCV(SBTSktimeForecaster(window_length=12, **TINY), cv=cv,
+                                     param_grid={"p": [0.25, 0.75]})
+    search.fit(airline.iloc[:-6])
+    assert search.best_params_["p"] in (0.25, 0.75)
+    assert search.predict(fh=[1]).shape == (1,)
+
+
+def test_detector_scores_every_point_including_the_first_window():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(np.sin(np.arange(400) / 6.0)[:, None] + 0.05 * rng.normal(size=(400, 2)))
+    det = SBTSktimeDetector(window_length=30, **TINY).fit(X.iloc[:300])
+    test = X.iloc[300:].copy()
+    test.iloc[60:63] += 4.0
+    scores = det.transform_scores(test)
+    assert scores.shape == (100,) and np.isfinite(scores).all()
+    inner = det.estimator_
+    # point 0 uses the one-step context, point 10 the first 11 steps, point 29 onwards full windows
+    assert scores.iloc[10] == pytest.approx(-inner.score_samples(test.iloc[:11].to_numpy().T[None])[0])
+    assert scores.iloc[40] == pytest.approx(-inner.score_samples(test.iloc[11:41].to_numpy().T[None])[0])
+    labels = det.transform(test)
+    ilocs = det.predict(test)
+    assert set(np.flatnonzero(labels.to_numpy().ravel())) == set(ilocs.to_numpy().ravel())
+    assert scores.iloc[60:63].min() > np.median(scores)
