@@ -6,6 +6,7 @@ Fit a sparse binary transformer (p=0.5) and its dense FP32 twin on JapaneseVowel
 model size, and plot the per-class accuracy of both.
 """
 
+import os
 import time
 
 import numpy as np
@@ -15,7 +16,9 @@ from sbt_sklearn.compression import size_summary
 from sbt_sklearn.data import load_japanese_vowels
 
 
-def main(max_epochs=100, show=True):
+def main(max_epochs=None, show=True):
+    if max_epochs is None:  # SBT_EXAMPLES_QUICK=1: a smoke run
+        max_epochs = 5 if os.environ.get("SBT_EXAMPLES_QUICK") == "1" else 100
     X_train, y_train, X_test, y_test = load_japanese_vowels()
     results = {}
     for name, params in {"SBT p=0.5": dict(p=0.5), "dense twin": dict(p=0.0, binary=False)}.items():
