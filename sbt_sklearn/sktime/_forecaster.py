@@ -36,6 +36,9 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
         The fitted scikit-learn estimator.
     window_length_ : int
         The window length used.
+    history_ : pd.DataFrame
+        The last ``window_length_`` observations seen (by ``fit`` and ``update``): forecasts start
+        after them.
 
     Examples
     --------
@@ -62,7 +65,8 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
         "capability:random_state": True,
         "property:randomness": "derandomized",
     }
-    _config = {"remember_data": True}
+    # we keep only the last window ourselves (history_), not the whole series
+    _config = {"remember_data": False}
 
     __init__ = mirrored_init(SBTForecaster, window_length=48)
 
@@ -76,18 +80,20 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
         self.window_length_ = int(min(self.window_length, len(values) - 1))
         windows, targets = sliding_windows(values, self.window_length_, horizon=1)
         self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
+        self.history_ = y.iloc[-self.window_length_:].copy()
         return self
 
     def _predict(self, fh, X=None):
         steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
-        history = self._y.to_numpy(dtype=np.float64)[-self.window_length_:]
+        history = self.history_.to_numpy(dtype=np.float64)
         rolled = self.estimator_.forecast(history, int(steps.max()))  # (max step, C)
         index = fh.to_absolute_index(self.cutoff)
-        return pd.DataFrame(rolled[steps - 1], index=index, columns=self._y.columns)
+        return pd.DataFrame(rolled[steps - 1], index=index, columns=self.history_.columns)
 
     def _update(self, y, X=None, update_params=True):
-        # the new observations are already appended to self._y by the base class: forecasts roll
-        # forward from the new end; the network is not retrained (call fit to retrain)
+        # forecasts roll forward from the new end of the data; the network is not retrained
+        # (call fit to retrain), whatever update_params says
+        self.history_ = pd.concat([self.history_, y]).iloc[-self.window_length_:]
         return self
 
     @classmethod
