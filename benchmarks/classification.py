@@ -54,8 +54,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1 is fastest for these small models on 2 cores)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     X_train, y_train, X_test, y_test = load_japanese_vowels()
     # the peers need one equal-length array: pad to 29 after per-channel standardisation
@@ -106,7 +111,8 @@ def main(argv=None):
         "# JapaneseVowels: SBT vs dense twin vs peers",
         "",
         f"Machine: {payload['machine']['cpu']}, {payload['machine']['cpu_count']} cores, torch "
-        f"{payload['machine']['torch']}; seeds {args.seeds}. Protocol: train 270 / test 370, padded to 29 "
+        f"{payload['machine']['torch']} ({args.threads} torch thread(s)), load average at start "
+        f"{payload['machine']['load_average_1min_at_start']}; seeds {args.seeds}. Protocol: train 270 / test 370, padded to 29 "
         "(mask for SBT), standardised per channel, d=32, 2 layers, 2 heads, package defaults otherwise.",
         "",
         "| model | accuracy % (mean +- std) | paper % | fit s (median) | fit / dense twin | predict s |",

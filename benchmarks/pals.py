@@ -126,8 +126,12 @@ def main(argv=None):
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", default=None)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these models)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    import torch
+
+    torch.set_num_threads(args.threads)
     path = DOCS / "pals.json"
     payload = json.loads(path.read_text()) if path.exists() else {"tasks": {}}
     payload["machine"] = machine()
