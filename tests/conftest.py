@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# one thread: these small models run much faster single-threaded on 2 shared cores (95 s -> 7 s measured)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
