@@ -72,6 +72,8 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
 
     def _init_sktime_base(self):
         super().__init__()
+        # sktime creates these only when remember_data is on; a user may switch it on later
+        self._y, self._X = None, None
 
     def _fit(self, y, X=None, fh=None):
         values = y.to_numpy(dtype=np.float64)
