@@ -16,6 +16,8 @@ higher for more normal windows, ``decision_function = score_samples - offset_`` 
 # -------------------------------------------
 # Column 0 is the telemetry value, the other columns are 0/1 command flags. The training
 # part has no anomaly; the test part has labelled anomaly segments.
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -40,7 +42,8 @@ print(train.shape, test.shape, f"{100 * labels.mean():.1f} % anomalous test step
 # last step of each window from the 49 steps before it, and its threshold is the 99 %
 # quantile of the training scores (``contamination=0.01``).
 X_train, _ = sliding_windows(train, 50, horizon=0)
-detector = SBTAnomalyDetector(d=32, d_ff=64, max_epochs=10, max_windows_per_epoch=None, random_state=0)
+epochs = 2 if os.environ.get("SBT_EXAMPLES_QUICK") == "1" else 10  # quick: a smoke run
+detector = SBTAnomalyDetector(d=32, d_ff=64, max_epochs=epochs, max_windows_per_epoch=None, random_state=0)
 detector.fit(X_train)
 
 # %%
