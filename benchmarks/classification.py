@@ -45,7 +45,7 @@ def peer_models(seed):
         "Rocket": RocketClassifier(num_kernels=10_000, random_state=seed),
         "MiniRocket": RocketClassifier(rocket_transform="minirocket", random_state=seed),
         "MVTSTransformer": MVTSTransformerClassifier(
-            d_model=32, n_heads=2, num_layers=2, dim_feedforward=256, dropout=0.1, num_epochs=100,
+            d_model=32, n_heads=2, num_layers=2, dim_feedforward=256, dropout=0.1, num_epochs=20,
             batch_size=8, verbose=False, random_state=seed),
     }
 
