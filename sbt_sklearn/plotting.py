@@ -26,7 +26,7 @@ def plot_forecast(y_true, y_pred, *, channels=(0, 1), channel_names=None, index=
     channel_names : sequence of str, optional
         Names of all channels; by default the DataFrame's columns or ``"channel i"``.
     index : array-like of shape (n_timesteps,), optional
-        x values (for example timestamps); by default ``y_true``'s index or 0..n-1.
+        The x values (for example timestamps); by default ``y_true``'s index or 0..n-1.
     ax : matplotlib Axes or sequence of Axes, optional
         Where to draw, one Axes per channel; a new figure is created if None.
     title : str, optional

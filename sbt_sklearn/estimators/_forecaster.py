@@ -157,8 +157,8 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     See Also
     --------
-    SBTClassifier : classification with the same encoder.
-    sbt_sklearn.sliding_windows : zero-copy (X, y) windows of a series.
+    SBTClassifier : Classification with the same encoder.
+    sbt_sklearn.sliding_windows : Zero-copy (X, y) windows of a series.
 
     Notes
     -----
