@@ -9,7 +9,6 @@ import torch
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
 
 from ..anomaly import pot_threshold
 from ..nn import SBTLastStepNet
@@ -316,9 +315,6 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             )
         return X, pad
 
-    def _callbacks(self, has_valid: bool) -> list:
-        return super()._callbacks(has_valid) + list(getattr(self, "_fit_callbacks", []))
-
     # -- fit -------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -340,32 +336,18 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         """
         self._check_hyperparameters()
         X, _ = self._check_X(X, reset=True)
-        n = X.shape[0]
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
         self._fit_scaler(X, None)
 
-        model_seed, shuffle_rng, split_rng = self._seeds()
-        full = self._dataset(X)
-        train_ds, valid_ds = full, None
-        if self.early_stopping:
-            n_valid = int(round(self.validation_fraction * n))
-            n_train = n - n_valid - (self.n_timesteps_ - 1)  # gap: no step shared with validation
-            if n_valid >= 1 and n_train >= 1:
-                train_ds, valid_ds = full.subset(np.arange(n_train)), full.subset(np.arange(n - n_valid, n))
-        per_epoch = self._epoch_size(len(train_ds))
-        self._fit_callbacks = []
-        if per_epoch < len(train_ds):
-            self._fit_callbacks = [("window_sampler", _EpochWindowSampler(per_epoch, split_rng))]
+        model_seed, shuffle_rng, _ = self._seeds()
         kwargs = self._module_kwargs(
             model_seed, max_len=max(self.n_timesteps_, 512 if self.pos_encoding == "learnable" else 1)
         )
         kwargs.update(n_channels=self.n_channels_, n_outputs=self.n_channels_)
-        try:
-            criterion = torch.nn.HuberLoss if self.loss == "huber" else torch.nn.MSELoss
-            self._train(SBTLastStepNet, kwargs, criterion, train_ds, valid_ds, shuffle_rng)
-        finally:
-            del self._fit_callbacks
-        self.net_.train_split = None  # drop the reference to the validation windows (pickle size)
+        criterion = torch.nn.HuberLoss if self.loss == "huber" else torch.nn.MSELoss
+        # early stopping and PALS hold out the last windows (time order, one-window gap): SBTBase
+        # windows per epoch: max_windows_per_epoch, drawn afresh every epoch by the batch loader
+        self._train(SBTLastStepNet, kwargs, criterion, self._dataset(X), None, shuffle_rng)
 
         errors = self._squared_errors(X)  # (n, C) on the reference (training) windows
         if self.error_weighting == "reference":
@@ -378,14 +360,6 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self.threshold_ = self._threshold_from(anomaly)
         self.offset_ = -self.threshold_
         return self
-
-    def _epoch_size(self, n: int) -> int:
-        w = self.max_windows_per_epoch
-        if w is None:
-            return n
-        if isinstance(w, Integral):
-            return min(int(w), n)
-        return max(1, min(n, int(np.ceil(float(w) * n))))
 
     def _threshold_from(self, anomaly_scores: np.ndarray) -> float:
         """Anomaly-score threshold from reference anomaly scores (higher = more anomalous)."""
@@ -485,22 +459,3 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             windows = windows[:, 0, :]
         scores = self.score_samples(windows)
         return np.concatenate([np.full(self.n_timesteps_ - 1, scores[0]), scores])
-
-
-class _EpochWindowSampler(Callback):
-    """Train every epoch on a fresh random subset of ``n`` windows of the training dataset."""
-
-    def __init__(self, n: int, rng: np.random.Generator) -> None:
-        self.n, self.rng = n, rng
-
-    def initialize(self):  # noqa: D102
-        self.pool_ = None
-        return self
-
-    def on_epoch_begin(self, net, dataset_train=None, **kwargs):  # noqa: D102
-        if self.pool_ is None:
-            self.pool_ = np.asarray(dataset_train.indices).copy()
-        dataset_train.indices = self.rng.choice(self.pool_, size=self.n, replace=False)
-
-    def on_train_end(self, net, **kwargs):  # noqa: D102
-        self.pool_ = None

@@ -175,6 +175,7 @@ class SBTBase(PersistenceMixin, BaseEstimator):
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
             iterator_train__seed=shuffle_rng,
+            iterator_train__max_samples=getattr(self, "max_windows_per_epoch", None),
             iterator_valid=BatchLoader,
             train_split=predefined_split(valid_ds) if valid_ds is not None and self.early_stopping else None,
             callbacks=self._callbacks(valid_ds),

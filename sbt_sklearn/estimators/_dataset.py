@@ -50,22 +50,38 @@ class WindowDataset(torch.utils.data.Dataset):
 class BatchLoader:
     """Iterate over a :class:`WindowDataset` in batches, each fetched with one vectorised index.
 
-    Reshuffles every epoch when ``shuffle=True``, from a generator seeded once, so a seeded fit
-    is reproducible while every epoch sees a new order. skorch builds it through
-    ``iterator_train`` / ``iterator_valid``.
+    Reshuffles every epoch when ``shuffle=True``, from a generator passed once as ``seed`` (skorch
+    builds a new loader every epoch with the same generator), so a seeded fit is reproducible while
+    every epoch sees a new order. ``max_samples`` (an int, a fraction of the dataset, or None for
+    all) makes every epoch visit a fresh random subset of that many windows. skorch builds it
+    through ``iterator_train`` / ``iterator_valid``.
     """
 
-    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False, **_ignored):
+    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False, max_samples=None,
+                 **_ignored):
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, int(batch_size), shuffle, drop_last
+        self.max_samples = max_samples
         self.rng = np.random.default_rng(seed)
 
+    def _n(self) -> int:
+        n, m = len(self.dataset), self.max_samples
+        if m is None:
+            return n
+        if isinstance(m, float):
+            return max(1, min(n, int(np.ceil(m * n))))
+        return min(n, int(m))
+
     def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+        m = self._n()
+        return m // self.batch_size if self.drop_last and m >= self.batch_size else -(-m // self.batch_size)
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        stop = n - n % self.batch_size if self.drop_last and n >= self.batch_size else n
+        n, m = len(self.dataset), self._n()
+        if m < n:  # a fresh subset every epoch, visited in random order (or in time order)
+            order = np.sort(self.rng.choice(n, size=m, replace=False))
+            order = self.rng.permutation(order) if self.shuffle else order
+        else:
+            order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        stop = m - m % self.batch_size if self.drop_last and m >= self.batch_size else m
         for start in range(0, stop, self.batch_size):
             yield self.dataset.get_batch(order[start : start + self.batch_size])

@@ -15,39 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
-from ._dataset import BatchLoader
 
 __all__ = ["SBTForecaster"]
 
 #: windows per forward pass in predict (independent of the training batch size)
 _PREDICT_BATCH = 512
-
-
-class _SubsampleLoader(BatchLoader):
-    """A :class:`BatchLoader` that visits a fresh random subset of ``max_samples`` windows per epoch."""
-
-    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False, max_samples=None,
-                 **_ignored):
-        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
-        self.max_samples = max_samples
-
-    def _n(self) -> int:
-        n = len(self.dataset)
-        return n if self.max_samples is None else min(n, int(self.max_samples))
-
-    def __len__(self) -> int:
-        n = self._n()
-        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
-
-    def __iter__(self):
-        n, m = len(self.dataset), self._n()
-        if m < n:
-            order = np.sort(self.rng.choice(n, size=m, replace=False))
-            order = self.rng.permutation(order) if self.shuffle else order
-        else:
-            order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        for start in range(0, m, self.batch_size):
-            yield self.dataset.get_batch(order[start : start + self.batch_size])
 
 
 class SBTForecaster(RegressorMixin, SBTBase):
@@ -364,11 +336,8 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     def _make_net(self, module, module_kwargs, criterion, valid_ds=None, shuffle_rng=None, criterion_kwargs=None,
                   device=None):
-        """The base net, with a training loader that can subsample windows per epoch and larger
-        validation batches."""
+        """The base net with larger validation batches."""
         net = super()._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs, device)
-        net.iterator_train = _SubsampleLoader
-        net.iterator_train__max_samples = self.max_windows_per_epoch
         net.iterator_valid__batch_size = _PREDICT_BATCH
         return net
 

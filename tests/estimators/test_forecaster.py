@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
 from sbt_sklearn import SBTForecaster, sliding_windows
-from sbt_sklearn.estimators._forecaster import _SubsampleLoader
+from sbt_sklearn.estimators._dataset import BatchLoader
 
 TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=2, batch_size=32, random_state=0)
 
@@ -182,7 +182,7 @@ def test_max_windows_per_epoch(data):
     X, y = data
     model = SBTForecaster(**dict(TINY, max_windows_per_epoch=64)).fit(X, y)
     assert len(model.history_[-1, "batches"]) == 2  # 64 windows / batch_size 32
-    loader = _SubsampleLoader(list(range(100)), batch_size=10, max_samples=30, seed=0)
+    loader = BatchLoader(list(range(100)), batch_size=10, max_samples=30, seed=0)
     assert len(loader) == 3
 
 
