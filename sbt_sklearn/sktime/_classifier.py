@@ -5,12 +5,12 @@ from __future__ import annotations
 from sktime.classification.base import BaseClassifier
 
 from ..estimators import SBTClassifier
-from ._mirror import estimator_params, mirrored_init
+from ._mirror import AdapterMixin, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeClassifier"]
 
 
-class SBTSktimeClassifier(BaseClassifier):
+class SBTSktimeClassifier(AdapterMixin, BaseClassifier):
     """Sparse Binary Transformer time series classifier for sktime.
 
     An sktime ``BaseClassifier`` with exactly the hyperparameters of
@@ -56,6 +56,11 @@ n_iter_no_change, class_weight, missing, device, random_state, verbose, callback
     }
 
     __init__ = mirrored_init(SBTClassifier)
+    _test_params = [
+        dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=8, random_state=0),
+        dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=8, random_state=1, p=0.75,
+             attention="full", norm="layer"),
+    ]
 
     def _init_sktime_base(self):
         super().__init__()
@@ -71,20 +76,3 @@ n_iter_no_change, class_weight, missing, device, random_state, verbose, callback
 
     def _predict_proba(self, X):
         return self.estimator_.predict_proba(X)
-
-    @classmethod
-    def get_test_params(cls, parameter_set="default"):
-        """Tiny, fast settings for sktime's estimator checks.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Name of the parameter set (only "default").
-
-        Returns
-        -------
-        params : list of dict
-            Constructor arguments of test instances.
-        """
-        tiny = dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=8, random_state=0)
-        return [tiny, {**tiny, "p": 0.75, "attention": "full", "norm": "layer", "random_state": 1}]

@@ -8,12 +8,12 @@ from sktime.detection.base import BaseDetector
 
 from ..data import sliding_windows
 from ..estimators import SBTAnomalyDetector
-from ._mirror import estimator_params, mirrored_init
+from ._mirror import AdapterMixin, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeDetector"]
 
 
-class SBTSktimeDetector(BaseDetector):
+class SBTSktimeDetector(AdapterMixin, BaseDetector):
     """Sparse Binary Transformer anomaly detector for sktime (unsupervised, one score per time point).
 
     ``fit(X)`` cuts the (benign) training series into windows of ``window_length`` steps and fits
@@ -63,9 +63,10 @@ pals_gamma, pals_interval, p_max, **others
     }
 
     __init__ = mirrored_init(SBTAnomalyDetector, window_length=50)
-
-    def _init_sktime_base(self):
-        super().__init__()
+    _test_params = [
+        dict(window_length=5, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=0),
+        dict(window_length=3, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=1, p=0.75),
+    ]
 
     @staticmethod
     def _values(X) -> np.ndarray:
@@ -99,21 +100,3 @@ pals_gamma, pals_interval, p_max, **others
     def _predict(self, X):
         anomalous = -self._normality(X) > -self.estimator_.offset_
         return pd.Series(np.flatnonzero(anomalous), dtype="int64")
-
-    @classmethod
-    def get_test_params(cls, parameter_set="default"):
-        """Tiny, fast settings for sktime's estimator checks.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Name of the parameter set (only "default").
-
-        Returns
-        -------
-        params : list of dict
-            Constructor arguments of test instances.
-        """
-        tiny = dict(window_length=5, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16,
-                    random_state=0)
-        return [tiny, {**tiny, "p": 0.75, "window_length": 3, "random_state": 1}]

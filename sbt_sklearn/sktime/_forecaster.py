@@ -8,12 +8,12 @@ from sktime.forecasting.base import BaseForecaster
 
 from ..data import sliding_windows
 from ..estimators import SBTForecaster
-from ._mirror import estimator_params, mirrored_init
+from ._mirror import AdapterMixin, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeForecaster"]
 
 
-class SBTSktimeForecaster(BaseForecaster):
+class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     """Sparse Binary Transformer forecaster for sktime: ``fit(y)``, ``predict(fh)`` for any horizon.
 
     Cuts the training series into windows of ``window_length`` steps (zero-copy), fits the
@@ -69,6 +69,10 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
     _config = {"remember_data": False}
 
     __init__ = mirrored_init(SBTForecaster, window_length=48)
+    _test_params = [
+        dict(window_length=4, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=0),
+        dict(window_length=6, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=1, p=0.75),
+    ]
 
     def _init_sktime_base(self):
         super().__init__()
@@ -97,21 +101,3 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
         # (call fit to retrain), whatever update_params says
         self.history_ = pd.concat([self.history_, y]).iloc[-self.window_length_:]
         return self
-
-    @classmethod
-    def get_test_params(cls, parameter_set="default"):
-        """Tiny, fast settings for sktime's estimator checks.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Name of the parameter set (only "default").
-
-        Returns
-        -------
-        params : list of dict
-            Constructor arguments of test instances.
-        """
-        tiny = dict(window_length=4, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16,
-                    random_state=0)
-        return [tiny, {**tiny, "p": 0.75, "window_length": 6, "random_state": 1}]

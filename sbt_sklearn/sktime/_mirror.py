@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-__all__ = ["mirrored_init", "estimator_params"]
+__all__ = ["AdapterMixin", "mirrored_init", "estimator_params"]
 
 
 def mirrored_init(estimator_cls, **extra):
@@ -36,3 +36,31 @@ def estimator_params(adapter, estimator_cls) -> dict:
     """The adapter's parameters that the wrapped estimator takes."""
     names = inspect.signature(estimator_cls.__init__).parameters
     return {k: v for k, v in adapter.get_params(deep=False).items() if k in names}
+
+
+class AdapterMixin:
+    """Plumbing shared by the sktime adapters: base construction and tiny test parameters.
+
+    Subclasses list their sktime base class after this mixin and set ``_test_params``.
+    """
+
+    _test_params: list = []
+
+    def _init_sktime_base(self):
+        super().__init__()
+
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Tiny, fast settings for sktime's estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Name of the parameter set (only "default").
+
+        Returns
+        -------
+        params : list of dict
+            Constructor arguments of test instances.
+        """
+        return [dict(p) for p in cls._test_params]
