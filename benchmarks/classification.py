@@ -54,6 +54,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the runs of models not rerun from the existing results file")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1 is fastest for these small models on 2 cores)")
     args = parser.parse_args(argv)
@@ -92,6 +94,14 @@ def main(argv=None):
             print(f"{name:<16} seed {seed}: accuracy {100 * acc:.2f}%  fit {fit_s:.1f}s  predict {pred_s:.2f}s",
                   flush=True)
 
+    if args.merge:  # keep earlier runs of the models not rerun now (e.g. the peers)
+        import json
+
+        from _common import DOCS
+
+        old = json.loads((DOCS / "classification_japanese_vowels.json").read_text())["runs"]
+        rerun = {r["model"] for r in runs}
+        runs = [r for r in old if r["model"] not in rerun] + runs
     summary = {}
     for name in dict.fromkeys(r["model"] for r in runs):
         rs = [r for r in runs if r["model"] == name]
