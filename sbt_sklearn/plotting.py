@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_forecast"]
+from ._plot_pals import plot_pals_trajectory
+from .plotting_anomaly import plot_anomaly_scores
+
+__all__ = ["plot_anomaly_scores", "plot_forecast", "plot_pals_trajectory"]
 
 
 def plot_forecast(y_true, y_pred, *, channels=(0, 1), channel_names=None, index=None, ax=None,
