@@ -45,7 +45,7 @@ def topk_mask(scores_abs: torch.Tensor, n_keep: int) -> torch.Tensor:
         return torch.ones_like(scores_abs)
     threshold = torch.kthvalue(flat, n - n_keep).values
     mask = flat > threshold
-    if int(mask.sum()) != n_keep:  # ties at the threshold
+    if int(mask.sum()) != n_keep:  # ties at the threshold (rare with float scores)
         mask = torch.zeros(n, dtype=torch.bool, device=flat.device)
         mask[torch.topk(flat, n_keep, sorted=False).indices] = True
     return mask.view_as(scores_abs).to(scores_abs.dtype)
@@ -62,9 +62,9 @@ class _BipropWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores, weight, weight_sign, n_keep, weight_abs):  # noqa: D102
         mask = topk_mask(scores.detach().abs(), n_keep)  # exactly n_keep ones
-        alpha = torch.dot(weight_abs.reshape(-1), mask.reshape(-1)) / n_keep
+        alpha = torch.dot(weight_abs.reshape(-1), mask.reshape(-1)).div_(n_keep)
         ctx.save_for_backward(scores, weight)
-        return weight_sign * (mask * alpha)
+        return mask.mul_(weight_sign).mul_(alpha)  # mask is a fresh tensor: reuse it
 
     @staticmethod
     def backward(ctx, grad_out):  # noqa: D102
