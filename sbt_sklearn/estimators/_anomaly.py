@@ -13,14 +13,9 @@ from sklearn.utils.validation import check_is_fitted
 from ..anomaly import pot_threshold
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
-from ._dataset import BatchLoader
 
 __all__ = ["SBTAnomalyDetector"]
 
-#: windows per forward pass when scoring (independent of the training batch size) ...
-_SCORE_BATCH = 1024
-#: ... and at most this many bytes of float32 windows copied at a time
-_SCORE_BYTES = 16 * 2**20
 #: floor of a channel's reference error, relative to the mean reference error over channels
 _ERROR_FLOOR = 1e-2
 
@@ -371,17 +366,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     # -- scoring ---------------------------------------------------------------------------------
     def _squared_errors(self, X) -> np.ndarray:
         """Squared standardised last-step errors, shape (n, C) float64, one batch at a time."""
-        ds = self._dataset(X)
-        out = np.empty((len(ds), self.n_channels_), dtype=np.float64)
-        net = self.net_
-        start = 0
-        batch = int(np.clip(_SCORE_BYTES // (4 * X.shape[1] * X.shape[2]), 1, _SCORE_BATCH))
-        for inputs, target in BatchLoader(ds, batch_size=batch):
-            pred = net.evaluation_step((inputs, None), training=False).to("cpu", torch.float64)
-            b = pred.shape[0]
-            out[start : start + b] = ((pred - target.double()) ** 2).numpy()
-            start += b
-        return out
+        batches = self._predict_batches(self._dataset(X))
+        return torch.cat([(pred.double() - target.double()) ** 2 for pred, target in batches]).numpy()
 
     def score_samples(self, X):
         """Normality score of each window: minus the weighted mean squared error of its last step.

@@ -209,10 +209,23 @@ class SBTBase(PersistenceMixin, BaseEstimator):
             self.pals_history_ = []
         return self
 
-    def _forward(self, ds) -> torch.Tensor:
-        """Network outputs for a dataset, in eval mode, on the CPU."""
+    #: inference batches: at most this many windows, and at most this many bytes of input
+    _predict_max_batch: int = 512
+    _predict_max_bytes: int = 16 * 2**20
+
+    def _predict_batches(self, ds):
+        """Yield (network output on the CPU, batch target) for ``ds`` in order: eval mode, no
+        autograd, batches larger than in training but capped in bytes (one batch is the only
+        copy of the windows ever made)."""
         check_is_fitted(self)
-        return self.net_.forward(ds, training=False, device="cpu")
+        per_window = 4 * int(np.prod(ds.X.shape[1:]))
+        batch = int(np.clip(self._predict_max_bytes // per_window, 1, self._predict_max_batch))
+        for inputs, target in BatchLoader(ds, batch_size=batch):
+            yield self.net_.evaluation_step((inputs, None), training=False).to("cpu"), target
+
+    def _forward(self, ds) -> torch.Tensor:
+        """Network outputs for a whole dataset, on the CPU."""
+        return torch.cat([out for out, _ in self._predict_batches(ds)])
 
     @property
     def module_(self) -> torch.nn.Module:

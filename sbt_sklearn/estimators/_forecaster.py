@@ -18,8 +18,6 @@ from ._base import SBTBase
 
 __all__ = ["SBTForecaster"]
 
-#: windows per forward pass in predict (independent of the training batch size)
-_PREDICT_BATCH = 512
 
 
 class SBTForecaster(RegressorMixin, SBTBase):
@@ -338,30 +336,16 @@ class SBTForecaster(RegressorMixin, SBTBase):
                   device=None):
         """The base net with larger validation batches."""
         net = super()._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs, device)
-        net.iterator_valid__batch_size = _PREDICT_BATCH
+        net.iterator_valid__batch_size = self._predict_max_batch
         return net
 
     # -- predict ------------------------------------------------------------------------------------
     def _predict_std(self, X, pad=None) -> np.ndarray:
         """Standardised next rows (n, C) for validated windows, one batch at a time."""
-        ds = self._dataset(X, None, pad)
-        module = self.module_
-        device = next(module.parameters()).device
-        was_training = module.training
-        module.eval()
-        out = np.empty((len(ds), self.n_channels_), dtype=np.float32)
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(ds), _PREDICT_BATCH):
-                    positions = np.arange(start, min(start + _PREDICT_BATCH, len(ds)))
-                    inputs, level = ds.get_batch(positions)
-                    pred = module(inputs["x"].to(device)).cpu()
-                    if level is not None:
-                        pred = pred + level  # the last observed row
-                    out[start : start + len(positions)] = pred.numpy()
-        finally:
-            module.train(was_training)
-        return out
+        outs = []
+        for pred, level in self._predict_batches(self._dataset(X, None, pad)):
+            outs.append(pred if level is None else pred + level)  # add back the last observed row
+        return torch.cat(outs).numpy()
 
     def predict(self, X):
         """Predict the row that follows each window.
