@@ -42,17 +42,16 @@ def main(max_epochs=2, show=True):
 
     meta, tensors = read_model_bytes(open(path, "rb").read())
     masks = tensors["sbt.masks"].nbytes
-    other = sum(v.nbytes for k, v in tensors.items() if k != "sbt.masks")
-    header = n_bytes - masks - other
+    rest = n_bytes - masks  # norms, scalers, metadata and header, after compression
+    coding = {"b": "packed bits", "r": "Rice-coded"}[meta["network"]["sparse_layers"]["coding"][0]]
     dense = report.to_dict()["file_bytes"]["dense"]
     try:
         import matplotlib.pyplot as plt
     except ImportError:  # plotting is optional
         return report
     fig, ax = plt.subplots(figsize=(6, 2.5))
-    ax.barh(["SBT file"], [masks], label=f"masks ({meta['network']['sparse_layers']['coding'][0]})")
-    ax.barh(["SBT file"], [other], left=[masks], label="gains, norms, scalers")
-    ax.barh(["SBT file"], [header], left=[masks + other], label="header")
+    ax.barh(["SBT file"], [masks], label=f"masks ({coding})")
+    ax.barh(["SBT file"], [rest], left=[masks], label="norms, scalers, metadata, header")
     ax.barh(["dense float32"], [dense], color="grey", label="dense twin state_dict")
     ax.set_xscale("log")
     ax.set_xlabel("bytes (log scale)")

@@ -92,6 +92,20 @@ class FoldedAttention(nn.Module):
         self.sqrt_dh = math.sqrt(self.head_dim)
         mask = torch.ones(3, 1, self.head_dim) if qkv_mask is None else qkv_mask.to(torch.float32)
         self.register_buffer("qkv_mask", mask)
+        # step-T: fold the value and output projections (a past step's output is out(v(x_t))),
+        # and regroup the last query's products so that no (T, d) x (d, d) product remains in it:
+        # score_t = (q_h W_k,h) . x_t (the key bias adds a constant per head, which softmax
+        # ignores) and out = sum_h (w_h x) (W_o,h W_v,h)^T + W_o b_v + b_o (the weights sum to 1).
+        with torch.no_grad():
+            wq, wk, wv, wo = (m.weight.double() for m in (q, k, v, out))
+            bv = v.bias.double() if v.bias is not None else torch.zeros(self.d, dtype=torch.float64)
+            bo = out.bias.double() if out.bias is not None else torch.zeros(self.d, dtype=torch.float64)
+            heads = torch.arange(self.d).reshape(self.n_heads, self.head_dim)
+            vo_heads = torch.stack([wo[:, h] @ wv[h, :] for h in heads])  # (h, d, d)
+            self.vo = _linear((wo @ wv).float(), (wo @ bv + bo).float())
+            self.register_buffer("k_heads", wk.reshape(self.n_heads, self.head_dim, self.d).float())
+            self.register_buffer("vo_heads_t", vo_heads.transpose(1, 2).contiguous().float())
+            self.register_buffer("vo_bias", (wo @ bv + bo).float())
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, t = x.shape[0], x.shape[1]
@@ -101,15 +115,16 @@ class FoldedAttention(nn.Module):
         """Attend over ``x`` (B, T, d); ``last_only`` returns the last step only, (B, 1, d)."""
         b, t = x.shape[0], x.shape[1]
         if self.mode == "step_t":
-            past = x[:, :-1]
+            past = x[:, :-1].unsqueeze(1)  # (B, 1, T-1, d)
             q = self._split(self.q(x[:, -1:]))  # (B, h, 1, d')
-            k = self._split(self.k(past))  # (B, h, T-1, d')
-            v_past = self.v(past)  # (B, T-1, d): a past step attends to itself only
-            w = torch.softmax((q @ k.transpose(-2, -1)) / self.sqrt_dh, dim=-1)  # (B, h, 1, T-1)
-            last = (w @ self._split(v_past)).transpose(1, 2).reshape(b, 1, self.d)
+            scores = (q @ self.k_heads) @ past.transpose(-2, -1)  # (B, h, 1, d) @ (B, 1, d, T-1)
+            w = torch.softmax(scores / self.sqrt_dh, dim=-1)  # (B, h, 1, T-1)
+            last = ((w @ past) @ self.vo_heads_t).sum(dim=1) + self.vo_bias  # (B, 1, d)
             if last_only:
-                return self.out(last)
-            return self.out(torch.cat([v_past, last], dim=1))
+                return last
+            out = self.vo(x)  # a past step attends to itself only; its output is out(v(x_t))
+            out[:, -1:] = last
+            return out
         q = self._split(self.q(x[:, -1:] if last_only else x))  # only the last query when it is all we need
         k = self._split(self.k(x))
         v = self._split(self.v(x))
@@ -140,7 +155,7 @@ class FoldedEncoderLayer(nn.Module):
         if self.last_only:
             x = x[:, -1:]
         x = self.norm1(x + a)
-        return self.norm2(x + self.lin2(torch.relu(self.lin1(x))))
+        return self.norm2(x + self.lin2(torch.relu_(self.lin1(x))))
 
 
 class FoldedSBT(nn.Module):

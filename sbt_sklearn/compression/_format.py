@@ -1,32 +1,39 @@
-"""The ``.sbt`` model file: safetensors tensors plus JSON metadata, loaded without running code.
+"""The ``.sbt`` model file: a safetensors file whose one tensor is a compressed payload.
 
-Layout
-------
-A model file is a plain `safetensors <https://github.com/huggingface/safetensors>`_ file. Its
-string metadata (``__metadata__``) holds four entries:
+Layout (format version 2)
+-------------------------
+A model file is a plain `safetensors <https://github.com/huggingface/safetensors>`_ file with
+one ``uint8`` tensor named ``sbt`` and three string metadata entries (``__metadata__``):
 
 ``format``
     always ``"sbt-sklearn-model"``;
 ``format_version``
     the integer version of this layout (:data:`FORMAT_VERSION`); a reader rejects versions it
     does not know;
-``sbt``
-    one JSON document: package versions, the estimator class name, its hyperparameters, its
-    fitted attributes, the network class name and keyword arguments, and the table of
-    sparse-binary layers (see :func:`pack_module`);
 ``sha256``
-    a SHA-256 digest of the ``sbt`` document and of every tensor (name, dtype, shape, bytes).
+    the SHA-256 digest of the ``sbt`` tensor's bytes.
+
+The ``sbt`` tensor is one zlib stream holding an 8-byte little-endian length, a JSON document
+and then the raw bytes of every tensor, back to back. The JSON document has two members:
+``meta`` (package versions, the estimator class name, its hyperparameters and fitted
+attributes, the network class and keyword arguments, the sparse-layer table, see
+:func:`pack_module`) and ``tensors``, the ordered index ``[[name, dtype, shape], ...]`` of the
+tensors that follow. One tensor per safetensors entry would cost about 70 bytes of header each,
+more than all float tensors of a small model; the index costs a few bytes per tensor and
+compresses with the rest.
 
 Sparse-binary layers are stored as their mask (packed bits, or a Golomb-Rice code of the gaps
-between the rarer symbol when that is smaller) and their gain ``alpha``, never as float weights:
-the frozen random weights are regenerated from the seed in the network's keyword arguments, and
-a second digest checks that the regenerated tensors are bit-identical to those the model was
-trained with. Every other tensor that differs from a freshly built network (norm parameters and
-statistics, biases, the weights of FP32 layers) is stored as is.
+between the rarer symbol when that is smaller), never as float weights: the frozen random
+weights are regenerated from the seed in the network's keyword arguments, a second digest
+checks that the regenerated tensors are bit-identical to those the model was trained with, and
+the gains ``alpha`` follow from those weights and the masks. Every other tensor that differs
+from a freshly built network (norm parameters and statistics, biases, the weights of FP32
+layers) is stored as is.
 
-Reading parses the header with :mod:`json` and the tensors with :mod:`safetensors.numpy`; it
-never unpickles or imports anything named in the file. Every defect (truncation, bad JSON,
-unknown version, checksum or shape mismatch) raises :class:`SBTFileError`.
+Reading checks the digest before decompressing (with a size limit), parses the document with
+:mod:`json` and builds arrays with :func:`numpy.frombuffer`; it never unpickles or imports
+anything named in the file. Every defect (truncation, bad JSON, unknown version, checksum or
+shape mismatch) raises :class:`SBTFileError`.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import math
 import os
 import re
 import struct
+import zlib
 
 import numpy as np
 import torch
@@ -64,10 +72,14 @@ __all__ = [
 #: value of the ``format`` metadata entry of every model file
 FORMAT_NAME = "sbt-sklearn-model"
 #: version of the layout written by this package; readers accept only versions they know
-FORMAT_VERSION = 1
-_READABLE_VERSIONS = frozenset({1})
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = frozenset({2})
 #: largest header safetensors itself accepts (100 MB); anything beyond is not a model file
 _MAX_HEADER = 100_000_000
+#: largest decompressed payload a reader accepts (guards against decompression bombs)
+_MAX_PAYLOAD = 1 << 31
+#: dtypes a stored tensor may have (little-endian booleans, integers, floats)
+_TENSOR_DTYPE_RE = re.compile(r"^[<|](b1|[iu][1248]|f[248])$")
 
 
 class SBTFileError(ValueError):
@@ -396,15 +408,14 @@ def decode_mask(payload: bytes, coding: str, k: int, numel: int, n_ones: int) ->
 # --------------------------------------------------------------------------------------------
 # Container: safetensors + metadata + checksum
 # --------------------------------------------------------------------------------------------
-def _digest(meta_json: str, tensors: dict) -> str:
-    h = hashlib.sha256()
-    h.update(b"sbt-sklearn-model\0")
-    h.update(meta_json.encode("utf-8"))
-    for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
-        h.update(b"\0" + name.encode("utf-8") + b"\0" + arr.dtype.str.encode() + repr(arr.shape).encode())
-        h.update(arr.tobytes())
-    return h.hexdigest()
+def _little_endian(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    arr = arr if arr.flags.c_contiguous else arr.copy(order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    if not _TENSOR_DTYPE_RE.match(arr.dtype.str):
+        raise TypeError(f"cannot store a tensor of dtype {arr.dtype}")
+    return arr
 
 
 def write_model_bytes(meta: dict, tensors: dict) -> bytes:
@@ -415,7 +426,7 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     meta : dict
         JSON-serialisable metadata (see :func:`encode_json`).
     tensors : dict of str to ndarray
-        Named tensors.
+        Named tensors of boolean, integer or float dtype (stored little-endian, in this order).
 
     Returns
     -------
@@ -431,15 +442,17 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     >>> meta["hello"], tensors["x"].tolist()
     (1, [0, 1, 2])
     """
-    meta_json = json.dumps(meta, separators=(",", ":"), allow_nan=False, sort_keys=True)
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    arrays = {str(k): _little_endian(v) for k, v in tensors.items()}
+    index = [[name, arr.dtype.str, list(arr.shape)] for name, arr in arrays.items()]
+    doc = json.dumps({"meta": meta, "tensors": index}, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    raw = b"".join([struct.pack("<Q", len(doc)), doc, *(arr.tobytes() for arr in arrays.values())])
+    payload = zlib.compress(raw, 9)
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
-        "sbt": meta_json,
-        "sha256": _digest(meta_json, arrays),
+        "sha256": hashlib.sha256(payload).hexdigest(),
     }
-    return _st_save(arrays, metadata=metadata)
+    return _st_save({"sbt": np.frombuffer(payload, dtype=np.uint8)}, metadata=metadata)
 
 
 def write_model_file(path, meta: dict, tensors: dict) -> int:
@@ -457,8 +470,8 @@ def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
     """Parse and verify model-file bytes; return ``(metadata, tensors)``.
 
     Checks, in order: the safetensors framing (length prefix, header JSON, data offsets that
-    cover the file exactly), the format name and version, the tensor data, and the SHA-256
-    digest of metadata and tensors. Runs no code from the file.
+    cover the file exactly), the format name and version, the SHA-256 digest of the payload,
+    its decompression (size-limited) and the tensor index. Runs no code from the file.
 
     Parameters
     ----------
@@ -468,9 +481,9 @@ def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
     Returns
     -------
     meta : dict
-        The parsed ``sbt`` metadata document.
+        The parsed metadata document.
     tensors : dict of str to ndarray
-        The tensors (numpy arrays, on the CPU).
+        The tensors (read-only numpy arrays, on the CPU).
 
     Raises
     ------
@@ -507,34 +520,65 @@ def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
             f"unsupported model-file format version {version!r}: this sbt_sklearn reads version(s) "
             f"{sorted(_READABLE_VERSIONS)}; a newer file needs a newer sbt_sklearn"
         )
-    end = 8 + n_header
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-            raise _bad(f"bad entry for tensor {name!r}")
-        end = max(end, 8 + n_header + offsets[1])
-    if end != len(blob):
-        raise SBTFileError(
-            f"invalid model file: truncated or padded (tensor data ends at byte {end}, file has {len(blob)})"
-        )
+    entry = header.get("sbt")
+    if set(header) != {"__metadata__", "sbt"} or not isinstance(entry, dict):
+        raise _bad("the container must hold exactly one tensor named 'sbt'")
+    offsets = entry.get("data_offsets")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+        raise _bad("bad entry for the 'sbt' tensor")
+    if 8 + n_header + offsets[1] != len(blob):
+        raise SBTFileError(f"invalid model file: truncated or padded (tensor data ends at byte "
+                           f"{8 + n_header + offsets[1]}, file has {len(blob)})")
     try:
-        tensors = _st_load(blob)
+        payload = _st_load(blob)["sbt"]
     except Exception as exc:  # safetensors raises its own error types on malformed data
         raise SBTFileError(f"invalid model file: corrupted tensor data ({exc})") from exc
-    meta_json, digest = info.get("sbt"), info.get("sha256")
-    if not isinstance(meta_json, str) or not isinstance(digest, str):
-        raise _bad("metadata lacks the 'sbt' document or its checksum")
-    if _digest(meta_json, tensors) != digest:
+    if payload.dtype != np.uint8 or payload.ndim != 1:
+        raise _bad("the 'sbt' tensor must be a flat uint8 array")
+    payload = payload.tobytes()
+    if info.get("sha256") != hashlib.sha256(payload).hexdigest():
         raise SBTFileError("invalid model file: checksum mismatch (the file is corrupted or was modified)")
+    return _parse_payload(payload)
+
+
+def _parse_payload(payload: bytes) -> tuple[dict, dict]:
+    inflater = zlib.decompressobj()
     try:
-        meta = json.loads(meta_json)
-    except (ValueError, RecursionError) as exc:
+        raw = inflater.decompress(payload, _MAX_PAYLOAD)
+    except zlib.error as exc:
+        raise SBTFileError(f"invalid model file: the payload does not decompress ({exc})") from exc
+    if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+        raise _bad("the payload is too large, incomplete or followed by extra data")
+    if len(raw) < 8:
+        raise _bad("the payload is too short")
+    (n_doc,) = struct.unpack("<Q", raw[:8])
+    if n_doc > len(raw) - 8:
+        raise _bad("the metadata runs past the end of the payload")
+    try:
+        doc = json.loads(raw[8 : 8 + n_doc].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SBTFileError(f"invalid model file: the metadata is not valid JSON ({exc})") from exc
-    if not isinstance(meta, dict):
-        raise _bad("the metadata is not a JSON object")
-    return meta, tensors
+    if not isinstance(doc, dict) or set(doc) != {"meta", "tensors"} or not isinstance(doc["meta"], dict) \
+            or not isinstance(doc["tensors"], list):
+        raise _bad("the metadata is not a JSON object with 'meta' and 'tensors'")
+    tensors, offset = {}, 8 + n_doc
+    for item in doc["tensors"]:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+                and isinstance(item[1], str) and _TENSOR_DTYPE_RE.match(item[1]) and isinstance(item[2], list)
+                and len(item[2]) <= 8 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                              for n in item[2])):
+            raise _bad(f"bad tensor index entry {str(item)[:80]!r}")
+        name, dtype, shape = item[0], np.dtype(item[1]), tuple(item[2])
+        if name in tensors:
+            raise _bad(f"tensor {name[:60]!r} appears twice")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if offset + nbytes > len(raw):
+            raise _bad(f"the data of tensor {name[:60]!r} runs past the end of the payload")
+        tensors[name] = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
+        offset += nbytes
+    if offset != len(raw):
+        raise _bad("the payload holds bytes that no tensor describes")
+    return doc["meta"], tensors
 
 
 def read_model_file(path) -> tuple[dict, dict]:
@@ -563,9 +607,13 @@ def _regen_digest(state: dict, keys: list[str]) -> str:
     return h.hexdigest()
 
 
-def _alpha64(weight: torch.Tensor, mask: np.ndarray) -> float:
-    w = weight.detach().cpu().numpy().reshape(-1).astype(np.float64)
-    return float(np.abs(w[mask]).sum() / max(int(mask.sum()), 1))
+def _squeeze(column: list):
+    """A column as one value when all its entries are equal (and it is not empty)."""
+    return column[0] if column and all(v == column[0] and type(v) is type(column[0]) for v in column) else column
+
+
+def _unsqueeze(value, n: int) -> list:
+    return list(value) if isinstance(value, list) else [value] * n
 
 
 def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scores: bool = False):
@@ -585,10 +633,13 @@ def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scor
     Returns
     -------
     meta : dict
-        The network part of the metadata (layer table, regeneration digest, prune rates).
+        The network part of the metadata: the sparse-layer table (number of layers; prune rate,
+        keep-count override and mask code per layer, one value when all layers agree; Rice
+        parameters and byte counts of the Rice-coded masks only), the digest of the regenerated
+        tensors and the network's prune rate.
     tensors : dict of str to ndarray
-        ``sbt.masks`` (coded masks of all sparse layers, concatenated), ``sbt.alphas`` (gains),
-        ``state.<key>`` for stored state tensors and, optionally, ``scores.<layer>``.
+        ``sbt.masks`` (coded masks of all sparse layers, concatenated), ``state.<key>`` for
+        stored state tensors and, optionally, ``scores.<layer>``.
 
     Raises
     ------
@@ -605,8 +656,7 @@ def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scor
     fresh_state = fresh.state_dict()
     layers = _sparse_layers(module)
     skip, regen, tensors = set(), [], {}
-    table = {k: [] for k in ("name", "coding", "k", "nbytes", "n_keep", "p", "keep_override")}
-    blobs, alphas = [], []
+    codes, ps, overrides, rice_k, rice_nbytes, blobs = [], [], [], [], [], []
     for name, layer in layers:
         prefix = f"{name}." if name else ""
         skip.add(prefix + "scores")
@@ -614,9 +664,12 @@ def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scor
             mask = layer.mask().cpu().numpy().reshape(-1)
         payload, coding, k = encode_mask(mask)
         blobs.append(payload)
-        for key, value in (("name", name), ("coding", coding), ("k", k), ("nbytes", len(payload)),
-                           ("n_keep", int(mask.sum())), ("p", layer.p), ("keep_override", layer.keep_override)):
-            table[key].append(value)
+        codes.append(coding[0])
+        if coding == "rice":
+            rice_k.append(k)
+            rice_nbytes.append(len(payload))
+        ps.append(float(layer.p))
+        overrides.append(layer.keep_override)
         if layer.binary:
             wkey = prefix + "weight"
             if not torch.equal(state[wkey].float(), fresh_state[wkey]):
@@ -624,9 +677,6 @@ def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scor
                     f"the frozen weights of layer {name!r} differ from the values regenerated from its seed; "
                     "the model cannot be stored compactly (were its weights modified?)"
                 )
-            alphas.append(_alpha64(state[wkey], mask))
-        else:
-            alphas.append(1.0)
         if include_scores:
             tensors[f"scores.{name}"] = state[prefix + "scores"].float().numpy()
     for key, value in state.items():
@@ -641,7 +691,8 @@ def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scor
         else:
             tensors[f"state.{key}"] = value.contiguous().numpy()
     tensors["sbt.masks"] = np.frombuffer(b"".join(blobs), dtype=np.uint8).copy()
-    tensors["sbt.alphas"] = np.asarray(alphas, dtype=np.float64)
+    table = {"n": len(layers), "p": _squeeze(ps), "keep_override": _squeeze(overrides), "coding": "".join(codes),
+             "rice_k": rice_k, "rice_nbytes": rice_nbytes}
     meta = {
         "sparse_layers": table,
         "regenerated_sha256": _regen_digest(fresh_state, regen),
@@ -651,25 +702,39 @@ def pack_module(module: torch.nn.Module, fresh: torch.nn.Module, *, include_scor
     return meta, tensors
 
 
-def _field(table: dict, key: str, n: int, kind: str) -> list:
-    values = table.get(key)
-    if not isinstance(values, list) or len(values) != n:
-        raise _bad(f"layer table column {key!r} is missing or has the wrong length")
-    for v in values:
-        ok = (isinstance(v, str) if kind == "str" else
-              isinstance(v, int) and not isinstance(v, bool) if kind == "int" else
-              isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
-        if not ok:
-            raise _bad(f"bad value {v!r} in layer table column {key!r}")
-    return values
+def _int_list(value, n: int | None, what: str) -> list:
+    if not isinstance(value, list) or (n is not None and len(value) != n) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0) for v in value):
+        raise _bad(f"bad {what} in the sparse-layer table")
+    return value
+
+
+def _layer_table(table, n: int):
+    """Validated columns (codes, prune rates, overrides, Rice parameters, Rice sizes) of the table."""
+    if not isinstance(table, dict) or table.get("n") != n:
+        raise SBTFileError("invalid model file: its sparse-binary layers do not match the network it describes")
+    codes = table.get("coding")
+    if not isinstance(codes, str) or len(codes) != n or set(codes) - {"b", "r"}:
+        raise _bad("bad mask codes in the sparse-layer table")
+    ps = _unsqueeze(table.get("p"), n)
+    if len(ps) != n or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+                               for v in ps):
+        raise _bad("bad prune rates in the sparse-layer table")
+    overrides = _int_list(_unsqueeze(table.get("keep_override"), n), n, "keep-count overrides")
+    n_rice = codes.count("r")
+    ks = _int_list(table.get("rice_k"), n_rice, "Rice parameters")
+    nbytes = _int_list(table.get("rice_nbytes"), n_rice, "Rice sizes")
+    if any(v is None for v in ks + nbytes):
+        raise _bad("bad Rice columns in the sparse-layer table")
+    return codes, [float(v) for v in ps], overrides, ks, nbytes
 
 
 def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
     """Restore a freshly built network in place from :func:`pack_module`'s output.
 
     The frozen weights and other regenerated tensors are checked against the stored digest,
-    every mask is decoded and set (scores become the 0/1 mask, or the stored scores), and every
-    gain recomputed from the regenerated weights is checked against the stored gain.
+    and every mask is decoded and set (scores become the 0/1 mask, or the stored scores); the
+    gains follow from the regenerated weights and the masks.
 
     Parameters
     ----------
@@ -685,38 +750,25 @@ def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
     SBTFileError
         If the file does not match the network or any check fails.
     """
-    if not isinstance(meta, dict) or not isinstance(meta.get("sparse_layers"), dict):
-        raise _bad("network metadata lacks the sparse-layer table")
+    if not isinstance(meta, dict):
+        raise _bad("bad network metadata")
     state = module.state_dict()
     layers = _sparse_layers(module)
-    table = meta["sparse_layers"]
-    n = len(layers)
-    names = _field(table, "name", n, "str")
-    if names != [name for name, _ in layers]:
-        raise SBTFileError("invalid model file: its sparse-binary layers do not match the network it describes")
-    codings = _field(table, "coding", n, "str")
-    ks = _field(table, "k", n, "int")
-    nbytes = _field(table, "nbytes", n, "int")
-    n_keeps = _field(table, "n_keep", n, "int")
-    ps = _field(table, "p", n, "float")
-    overrides = table.get("keep_override")
-    if not isinstance(overrides, list) or len(overrides) != n or not all(
-        o is None or (isinstance(o, int) and not isinstance(o, bool)) for o in overrides
-    ):
-        raise _bad("bad keep_override column")
+    codes, ps, overrides, ks, rice_nbytes = _layer_table(meta.get("sparse_layers"), len(layers))
     include_scores = meta.get("scores")
     if not isinstance(include_scores, bool):
         raise _bad("bad 'scores' flag")
-    masks_blob, alphas = tensors.get("sbt.masks"), tensors.get("sbt.alphas")
+    masks_blob = tensors.get("sbt.masks")
     if masks_blob is None or masks_blob.dtype != np.uint8 or masks_blob.ndim != 1:
         raise _bad("missing or malformed mask tensor")
-    if alphas is None or alphas.dtype != np.float64 or alphas.shape != (n,):
-        raise _bad("missing or malformed gain tensor")
-    if any(b < 0 for b in nbytes) or sum(nbytes) != masks_blob.size:
+    rice_sizes = iter(rice_nbytes)
+    nbytes = [next(rice_sizes) if code == "r" else (layer.weight.numel() + 7) // 8
+              for code, (_, layer) in zip(codes, layers)]
+    if sum(nbytes) != masks_blob.size:
         raise _bad("mask sizes in the layer table do not add up to the mask tensor")
 
     stored = {}
-    expected = {"sbt.masks", "sbt.alphas"}
+    expected = {"sbt.masks"}
     for key, value in tensors.items():
         if key.startswith("state."):
             skey = key[len("state."):]
@@ -752,19 +804,14 @@ def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
             if not 0.0 <= network_p <= 1.0:
                 raise _bad("network prune rate out of range")
             module._p = float(network_p)
-        offset = 0
+        offset, rice_ks = 0, iter(ks)
         for i, (name, layer) in enumerate(layers):
             payload = masks_blob[offset : offset + nbytes[i]].tobytes()
             offset += nbytes[i]
-            numel = layer.weight.numel()
-            mask = decode_mask(payload, codings[i], ks[i], numel, n_keeps[i])
-            if not 0.0 <= ps[i] <= 1.0:
-                raise _bad(f"prune rate of layer {name!r} out of range")
-            layer.p = float(ps[i])
+            layer.p = ps[i]
             layer.keep_override = overrides[i]
-            if layer.n_keep != n_keeps[i]:
-                raise SBTFileError(f"invalid model file: layer {name!r} keeps {n_keeps[i]} weights, "
-                                   f"its prune rate implies {layer.n_keep}")
+            coding, k = ("rice", next(rice_ks)) if codes[i] == "r" else ("bits", 0)
+            mask = decode_mask(payload, coding, k, layer.weight.numel(), layer.n_keep)
             mask_t = torch.from_numpy(mask.reshape(tuple(layer.weight.shape)))
             if include_scores:
                 scores = tensors.get(f"scores.{name}")
@@ -776,11 +823,4 @@ def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
             layer._cache = None
             if not torch.equal(layer.mask().cpu(), mask_t):
                 raise SBTFileError(f"invalid model file: the scores of layer {name!r} do not select its stored mask")
-            if layer.binary:
-                alpha = _alpha64(layer.weight, mask)
-                if not math.isclose(alpha, float(alphas[i]), rel_tol=1e-9, abs_tol=0.0):
-                    raise SBTFileError(
-                        f"invalid model file: the gain of layer {name!r} recomputed from the regenerated weights "
-                        f"({alpha:.9g}) differs from the stored gain ({float(alphas[i]):.9g})"
-                    )
     module.eval()

@@ -141,13 +141,12 @@ class PersistenceMixin:
             except TypeError as exc:
                 raise TypeError(f"cannot store hyperparameter {key}={value!r}: {exc}") from exc
 
-        attributes, tensor_attrs = {}, []
+        attributes = {}
         for name, value in vars(self).items():
             if name in params or name in _REBUILT or name.startswith("__"):
                 continue
             if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.byteorder in "=<|":
                 tensors[f"attr.{name}"] = np.ascontiguousarray(value)
-                tensor_attrs.append(name)
                 continue
             try:
                 attributes[name] = encode_json(value)
@@ -177,10 +176,10 @@ class PersistenceMixin:
             "estimator": type(self).__name__,
             "params": enc_params,
             "attributes": attributes,
-            "tensor_attributes": tensor_attrs,
-            "history": history,
             "network": net_meta,
         }
+        if history is not None:
+            meta["history"] = history
         return meta, tensors
 
     def to_bytes(self, *, include_scores: bool = False, include_history: bool = False) -> bytes:
@@ -378,19 +377,14 @@ class PersistenceMixin:
         params["device"] = device
         est = est_cls(**params)
 
-        tensor_attrs = meta["tensor_attributes"]
-        if not isinstance(tensor_attrs, list):
-            raise SBTFileError("invalid model file: bad fitted attributes")
+        tensor_attrs = [key[len("attr."):] for key in tensors if key.startswith("attr.")]
         for name in list(attributes) + tensor_attrs:
             if not isinstance(name, str) or not name or name in known or name in _REBUILT or name.startswith("__"):
                 raise SBTFileError(f"invalid model file: bad attribute name {str(name)[:40]!r}")
         for name, value in attributes.items():
             setattr(est, name, value)
         for name in tensor_attrs:
-            key = f"attr.{name}"
-            if key not in tensors:
-                raise SBTFileError(f"invalid model file: missing tensor for attribute {name!r}")
-            setattr(est, name, np.array(tensors[key]))
+            setattr(est, name, np.array(tensors[f"attr.{name}"]))
 
         net_meta = meta["network"]
         if not isinstance(net_meta, dict):

@@ -1,7 +1,9 @@
 """Model files: round trips of every estimator, what is stored, and clear errors."""
 
+import hashlib
 import json
 import struct
+import zlib
 import warnings
 from functools import lru_cache
 
@@ -10,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
@@ -100,16 +103,70 @@ def test_loaded_estimator_predicts_labels_and_thresholds():
     np.testing.assert_array_equal(loaded.predict(_data()), ad.predict(_data()))
 
 
-def test_binary_layers_are_stored_as_masks_and_gains_only():
+def test_binary_layers_are_stored_as_masks_only():
     est = fitted("forecaster")
     meta, tensors = read_model_bytes(est.to_bytes())
-    names = meta["network"]["sparse_layers"]["name"]
-    assert len(names) == 2 + 6 * est.n_layers
+    table = meta["network"]["sparse_layers"]
+    assert table["n"] == 2 + 6 * est.n_layers and table["coding"] == "b" * table["n"] and table["p"] == 0.5
     # nothing per-weight in float: the only state tensors are the LayerNorm parameters
     assert all(k.rsplit(".", 2)[-2].startswith("norm") for k in tensors if k.startswith("state."))
-    n_weights = sum(m.weight.numel() for m in est.module_.modules() if hasattr(m, "scores") and m.scores is not None)
-    assert tensors["sbt.masks"].nbytes <= (n_weights + 8 * len(names)) / 8
-    assert tensors["sbt.alphas"].shape == (len(names),)
+    sizes = [m.weight.numel() for m in est.module_.modules() if hasattr(m, "scores") and m.scores is not None]
+    assert tensors["sbt.masks"].nbytes == sum((n + 7) // 8 for n in sizes)  # one bit per weight at p=0.5
+    assert set(tensors) == {"sbt.masks", "attr.scaler_mean_", "attr.scaler_scale_"} | {
+        k for k in tensors if k.startswith("state.")}
+
+
+def test_container_is_one_compressed_safetensors_tensor():
+    blob = fitted("forecaster").to_bytes()
+    header = json.loads(blob[8 : 8 + struct.unpack("<Q", blob[:8])[0]])
+    assert set(header) == {"__metadata__", "sbt"} and header["sbt"]["dtype"] == "U8"
+    assert set(header["__metadata__"]) == {"format", "format_version", "sha256"}
+    assert header["__metadata__"]["format_version"] == "2"
+    payload = st_load(blob)["sbt"].tobytes()
+    raw = zlib.decompress(payload)
+    n_doc = struct.unpack("<Q", raw[:8])[0]
+    doc = json.loads(raw[8 : 8 + n_doc])
+    assert set(doc) == {"meta", "tensors"} and doc["tensors"][0][0] == "attr.scaler_mean_"
+
+
+def test_tensors_keep_dtype_shape_and_byte_order():
+    tensors = {"a": np.arange(6, dtype=">f8").reshape(2, 3), "b": np.array([True, False]),
+               "c": np.zeros((0, 4), np.int16), "d": np.array(7, np.uint32)}
+    _, back = read_model_bytes(write_model_bytes({}, tensors))
+    for name, value in tensors.items():
+        assert back[name].shape == value.shape and back[name].dtype == value.dtype.newbyteorder("<")
+        np.testing.assert_array_equal(back[name], value)
+    with pytest.raises(TypeError, match="dtype"):
+        write_model_bytes({}, {"s": np.array(["x"])})
+
+
+def _reframe(raw: bytes) -> bytes:
+    """A container around an arbitrary (already compressed) payload, with a valid checksum."""
+    meta = {"format": "sbt-sklearn-model", "format_version": "2", "sha256": hashlib.sha256(raw).hexdigest()}
+    return st_save({"sbt": np.frombuffer(raw, np.uint8)}, metadata=meta)
+
+
+def _doc(text: bytes, tail: bytes = b"") -> bytes:
+    return zlib.compress(struct.pack("<Q", len(text)) + text + tail)
+
+
+@pytest.mark.parametrize("payload, match", [
+    (b"not zlib", "does not decompress"),
+    (zlib.compress(b"\xff" * 10), "metadata runs past"),
+    (zlib.compress(bytes(64 << 20)), "not valid JSON"),  # 64 MB of zeros, inflated within the limit
+    (_doc(b"{}"), "'meta' and 'tensors'"),
+    (zlib.compress(b"x") + b"tail", "extra data"),
+    (_doc(b'{"meta":{},"tensors":[["a"]]}'), "bad tensor index"),
+    (_doc(b'{"meta":{},"tensors":[["a","<f4",[2]]]}', bytes(4)), "runs past"),
+    (_doc(b'{"meta":{},"tensors":[["a","<f4",[1]],["a","<f4",[1]]]}', bytes(8)), "twice"),
+    (_doc(b'{"meta":{},"tensors":[]}', bytes(1)), "no tensor describes"),
+    (_doc(b'{"meta":{},"tensors":[["a","|O",[1]]]}', bytes(8)), "bad tensor index"),
+    (_doc(b'{"meta":{},"tensors":[["a",">f4",[1]]]}', bytes(4)), "bad tensor index"),
+], ids=["not-zlib", "doc-length", "zeros", "members", "extra-data", "index-entry", "short-data", "duplicate",
+        "leftover", "object-dtype", "big-endian"])
+def test_malformed_payloads_are_refused(payload, match):
+    with pytest.raises(SBTFileError, match=match):
+        read_model_bytes(_reframe(payload))
 
 
 def test_dense_layers_store_float_weights():
@@ -202,6 +259,12 @@ def _flip_mask_bit(meta, tensors):
     tensors["sbt.masks"][3] ^= 0b00010000
 
 
+def _drop_tensor(name):
+    def edit(meta, tensors):
+        del tensors[name]
+    return edit
+
+
 def _set(path, value):
     def edit(meta, tensors):
         node = meta
@@ -233,7 +296,12 @@ def _kwarg(name, value):
     (_kwarg("d_ff", 8), None),
     (_flip_mask_bit, None),
     (_set(["network", "sparse_layers", "p"], [0.1] * 8), None),
-    (_set(["format_version"], 2), "format version"),
+    (_set(["network", "sparse_layers", "p"], [0.5] * 7), "prune rates"),
+    (_set(["network", "sparse_layers", "n"], 7), "do not match the network"),
+    (_set(["network", "sparse_layers", "coding"], "bbbbbbbr"), "Rice"),
+    (_set(["network", "sparse_layers", "keep_override"], -3), "overrides"),
+    (_drop_tensor("sbt.masks"), "mask tensor"),
+    (_set(["format_version"], 1), "format version"),
 ])
 def test_consistently_tampered_files_are_rejected(edit, match):
     """Edits that keep the checksum valid are still caught by the semantic checks."""
@@ -246,14 +314,23 @@ def _with_container(blob, **changes):
     n = struct.unpack("<Q", blob[:8])[0]
     header = json.loads(blob[8 : 8 + n])
     header["__metadata__"].update(changes)
-    tensors = read_model_bytes(blob)[1]
-    return st_save({k: np.array(v) for k, v in tensors.items()}, metadata=header["__metadata__"])
+    return st_save({k: np.array(v) for k, v in st_load(blob).items()}, metadata=header["__metadata__"])
 
 
-def test_unknown_format_version_is_a_clear_error():
-    blob = _with_container(fitted("classifier").to_bytes(), format_version="2")
-    with pytest.raises(SBTFileError, match="unsupported model-file format version '2'"):
+@pytest.mark.parametrize("version", ["1", "3", "two"])
+def test_unknown_format_version_is_a_clear_error(version):
+    blob = _with_container(fitted("classifier").to_bytes(), format_version=version)
+    with pytest.raises(SBTFileError, match=f"unsupported model-file format version '{version}'"):
         SBTClassifier.from_bytes(blob)
+
+
+def test_extra_container_tensors_are_refused():
+    blob = fitted("classifier").to_bytes()
+    n = struct.unpack("<Q", blob[:8])[0]
+    info = json.loads(blob[8 : 8 + n])["__metadata__"]
+    tensors = {**{k: np.array(v) for k, v in st_load(blob).items()}, "w": np.zeros(2, np.float32)}
+    with pytest.raises(SBTFileError, match="exactly one tensor"):
+        SBTClassifier.from_bytes(st_save(tensors, metadata=info))
 
 
 def test_foreign_safetensors_file_is_refused(tmp_path):

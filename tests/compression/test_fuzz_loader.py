@@ -8,12 +8,15 @@ may escape. Well over 200 damaged files are generated.
 
 import json
 import struct
+import zlib
 from functools import lru_cache
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
 
 from sbt_sklearn import SBTClassifier
 from sbt_sklearn.compression import SBTFileError
@@ -84,30 +87,35 @@ def _bad_length_prefix(blob, data):
 
 
 def _edit_metadata(blob, data):
-    """Change one value of the JSON metadata (without fixing the checksum) and re-frame the file."""
+    """Change one value of the container metadata or of the JSON document in the payload.
+
+    The payload is decompressed, edited and compressed again; the checksum is left as it was.
+    """
     lo, hi = _header_span(blob)
     header = json.loads(blob[lo:hi])
     info = header["__metadata__"]
-    key = data.draw(st.sampled_from(sorted(info)), label="key")
-    if key == "sbt":
-        meta = json.loads(info["sbt"])
+    key = data.draw(st.sampled_from(sorted(info) + ["payload"]), label="key")
+    tensors = {k: np.array(v) for k, v in st_load(blob).items()}
+    if key == "payload":
+        raw = zlib.decompress(tensors["sbt"].tobytes())
+        n_doc = struct.unpack("<Q", raw[:8])[0]
+        doc = json.loads(raw[8 : 8 + n_doc])
         path = data.draw(st.sampled_from([
             ("estimator",), ("params", "d"), ("params", "p"), ("attributes", "n_channels_"),
-            ("network", "module"), ("network", "regenerated_sha256"), ("network", "sparse_layers", "nbytes"),
-            ("network", "kwargs"), ("tensor_attributes",), ("format_version",),
+            ("network", "module"), ("network", "regenerated_sha256"), ("network", "sparse_layers", "coding"),
+            ("network", "kwargs"), ("format_version",),
         ]), label="path")
-        node = meta
+        node = doc["meta"]
         for part in path[:-1]:
             node = node[part]
         node[path[-1]] = data.draw(
             st.none() | st.integers(-5, 10**6) | st.text(max_size=8) | st.lists(st.integers(0, 99), max_size=20)
             | st.floats(allow_nan=False), label="value")
-        info["sbt"] = json.dumps(meta)
+        text = json.dumps(doc).encode()
+        tensors["sbt"] = np.frombuffer(zlib.compress(struct.pack("<Q", len(text)) + text + raw[8 + n_doc:]), np.uint8)
     else:
         info[key] = data.draw(st.text(max_size=12), label="value")
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    return struct.pack("<Q", len(raw)) + raw + blob[hi:]
+    return st_save(tensors, metadata=info)
 
 
 DAMAGES = [_truncate, _flip_bytes, _flip_in_header, _flip_in_data, _random_bytes, _random_after_prefix,
@@ -170,7 +178,7 @@ def _example(strategy, rng, label=None):
     if label == "n":
         return 1 << 40
     if label == "key":
-        return "sbt"
+        return "payload"
     if label == "path":
         return ("params", "d")
     if label == "value":

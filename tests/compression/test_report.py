@@ -65,9 +65,15 @@ def test_honest_counts_by_hand():
     assert c["size_bits"] == 144 + 32 * 8 + 64
     f = honest_flops(net, 5)
     assert f["embedding"] == 5 * 4  # 8 weights, 4 kept, 5 steps
-    # last layer: q for the last step, k and v for the 4 past steps, out for the last step only
-    assert f["projections"] == 8 + 4 * (8 + 8) + 8
-    assert f["attention"] == 2 * 2 * 4 * 2  # heads x past steps x d' for scores and sums
+    # last (only) layer, folded step-T: q of the last step, q_h W_k,h (8 kept weights), then
+    # sum_h (w_h x) (W_o,h W_v,h)^T: an entry of W_o,h W_v,h costs one MAC when any of its two
+    # terms has both factors kept; no projection of the 4 past steps at all
+    a = net.encoder.layers[0].attn
+    wo, wv = a.out_proj.mask().bool(), a.v_proj.mask().bool()
+    vo_heads = sum(bool((wo[i, hs] & wv[hs, j]).any()) for hs in (slice(0, 2), slice(2, 4))
+                   for i in range(4) for j in range(4))
+    assert f["projections"] == 8 + 8 + vo_heads
+    assert f["attention"] == 2 * 2 * 4 * 4  # heads x past steps x d for scores (q_h W_k,h . x_t) and sums
     assert f["feed_forward"] == 16 + 16 and f["head"] == 4 and f["norms"] == 0
     assert f["total"] == sum(v for k, v in f.items() if k != "total")
 
