@@ -92,19 +92,24 @@ class FoldedAttention(nn.Module):
         self.sqrt_dh = math.sqrt(self.head_dim)
         mask = torch.ones(3, 1, self.head_dim) if qkv_mask is None else qkv_mask.to(torch.float32)
         self.register_buffer("qkv_mask", mask)
-        # step-T: fold the value and output projections (a past step's output is out(v(x_t))),
-        # and regroup the last query's products so that no (T, d) x (d, d) product remains in it:
-        # score_t = (q_h W_k,h) . x_t (the key bias adds a constant per head, which softmax
-        # ignores) and out = sum_h (w_h x) (W_o,h W_v,h)^T + W_o b_v + b_o (the weights sum to 1).
+        # step-T: a past step attends to itself only, so its output is one product with the
+        # folded W_o W_v. The last query needs no key or value projection of the past steps:
+        # its score on step t is (x_T W_q,h^T + b_q,h) W_k,h x_t / sqrt(d') (the key bias adds a
+        # constant per head, which softmax ignores), i.e. (x_T QK_h + c_h) . x_t with
+        # QK_h = W_q,h^T W_k,h / sqrt(d'), and its output is sum_h (w_h x) (W_o,h W_v,h)^T
+        # + W_o b_v + b_o (the attention weights sum to 1). Products are formed in float64.
         with torch.no_grad():
             wq, wk, wv, wo = (m.weight.double() for m in (q, k, v, out))
-            bv = v.bias.double() if v.bias is not None else torch.zeros(self.d, dtype=torch.float64)
-            bo = out.bias.double() if out.bias is not None else torch.zeros(self.d, dtype=torch.float64)
+            zeros = torch.zeros(self.d, dtype=torch.float64)
+            bq, bv, bo = (m.bias.double() if m.bias is not None else zeros for m in (q, v, out))
             heads = torch.arange(self.d).reshape(self.n_heads, self.head_dim)
-            vo_heads = torch.stack([wo[:, h] @ wv[h, :] for h in heads])  # (h, d, d)
+            qk = torch.cat([wq[h].T @ wk[h] for h in heads], dim=1) / self.sqrt_dh  # (d, h*d)
+            qk_bias = torch.cat([bq[h] @ wk[h] for h in heads]) / self.sqrt_dh  # (h*d,)
+            vo = torch.cat([(wo[:, h] @ wv[h]).T for h in heads], dim=0)  # (h*d, d)
             self.vo = _linear((wo @ wv).float(), (wo @ bv + bo).float())
-            self.register_buffer("k_heads", wk.reshape(self.n_heads, self.head_dim, self.d).float())
-            self.register_buffer("vo_heads_t", vo_heads.transpose(1, 2).contiguous().float())
+            self.register_buffer("qk", qk.float())
+            self.register_buffer("qk_bias", qk_bias.float())
+            self.register_buffer("vo_heads", vo.float())
             self.register_buffer("vo_bias", (wo @ bv + bo).float())
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,14 +120,14 @@ class FoldedAttention(nn.Module):
         """Attend over ``x`` (B, T, d); ``last_only`` returns the last step only, (B, 1, d)."""
         b, t = x.shape[0], x.shape[1]
         if self.mode == "step_t":
-            past = x[:, :-1].unsqueeze(1)  # (B, 1, T-1, d)
-            q = self._split(self.q(x[:, -1:]))  # (B, h, 1, d')
-            scores = (q @ self.k_heads) @ past.transpose(-2, -1)  # (B, h, 1, d) @ (B, 1, d, T-1)
-            w = torch.softmax(scores / self.sqrt_dh, dim=-1)  # (B, h, 1, T-1)
-            last = ((w @ past) @ self.vo_heads_t).sum(dim=1) + self.vo_bias  # (B, 1, d)
+            past = x[:, :-1]  # (B, T-1, d)
+            a = torch.addmm(self.qk_bias, x[:, -1], self.qk).reshape(b, self.n_heads, self.d)  # (B, h, d)
+            w = torch.softmax(torch.bmm(a, past.transpose(1, 2)), dim=-1)  # (B, h, T-1)
+            ctx = torch.bmm(w, past).reshape(b, self.n_heads * self.d)  # (B, h*d)
+            last = torch.addmm(self.vo_bias, ctx, self.vo_heads).unsqueeze(1)  # (B, 1, d)
             if last_only:
                 return last
-            out = self.vo(x)  # a past step attends to itself only; its output is out(v(x_t))
+            out = self.vo(x)  # a past step attends to itself only: its output is out(v(x_t))
             out[:, -1:] = last
             return out
         q = self._split(self.q(x[:, -1:] if last_only else x))  # only the last query when it is all we need

@@ -132,18 +132,20 @@ def _nnz(layer: SparseBinaryLinear) -> int:
     return int(layer.n_keep)
 
 
-def _step_t_folded_nnz(a) -> tuple[int, int]:
-    """Structural non-zeros of the folded step-T products W_o W_v and, summed over heads, W_o,h W_v,h.
+def _step_t_folded_nnz(a) -> tuple[int, int, int]:
+    """Structural non-zeros of the folded step-T products (see :func:`fold_network`).
 
-    An entry counts when at least one of its terms is non-zero (an exact cancellation of
-    sign-binary terms is not counted as a saving).
+    Returns those of ``W_o W_v`` (past rows), and, summed over heads, of ``W_q,h^T W_k,h`` and
+    ``W_o,h W_v,h`` (the last query). An entry counts when at least one of its terms has both
+    factors non-zero (an exact cancellation of sign-binary terms is not counted as a saving).
     """
     with torch.no_grad():
-        wv = (a.v_proj.effective_weight().detach() != 0).double()
-        wo = (a.out_proj.effective_weight().detach() != 0).double()
-        heads = torch.arange(wv.shape[0]).reshape(a.n_heads, a.head_dim)
-        per_head = sum(int(torch.count_nonzero(wo[:, h] @ wv[h, :])) for h in heads)
-        return int(torch.count_nonzero(wo @ wv)), per_head
+        q, k, v, o = ((m.effective_weight().detach() != 0).double() for m in (a.q_proj, a.k_proj, a.v_proj,
+                                                                            a.out_proj))
+        heads = torch.arange(v.shape[0]).reshape(a.n_heads, a.head_dim)
+        qk = sum(int(torch.count_nonzero(q[h].T @ k[h])) for h in heads)
+        vo_heads = sum(int(torch.count_nonzero(o[:, h] @ v[h])) for h in heads)
+        return int(torch.count_nonzero(o @ v)), qk, vo_heads
 
 
 def honest_flops(net: nn.Module, window: int) -> dict:
@@ -151,9 +153,9 @@ def honest_flops(net: nn.Module, window: int) -> dict:
 
     Step-T attention is counted as the folded model (:func:`fold_network`) computes it: a past
     step's output is one product with ``W_o W_v``; the last query's scores are
-    ``(q_h W_k,h) . x_t`` and its output ``sum_h (w_h x) (W_o,h W_v,h)^T``, so no key or value
-    projection of the past steps is computed. The products of folded weights are counted by
-    their non-zeros.
+    ``(x_T W_q,h^T W_k,h) . x_t`` and its output ``sum_h (w_h x) (W_o,h W_v,h)^T``, so no key or
+    value projection of the past steps is computed. The products of folded weights are counted
+    by their structural non-zeros.
 
     Parameters
     ----------
@@ -192,8 +194,8 @@ def honest_flops(net: nn.Module, window: int) -> dict:
         rows = 1 if last else T
         if a.mode == "step_t":
             keys = T - 1
-            vo, vo_heads = _step_t_folded_nnz(a)
-            t["projections"] += _nnz(a.q_proj) + _nnz(a.k_proj) + vo_heads + (0 if last else T * vo)
+            vo, qk, vo_heads = _step_t_folded_nnz(a)
+            t["projections"] += qk + vo_heads + (0 if last else T * vo)
             t["attention"] += 2 * h * keys * d
             t["softmax"] += 2 * h * keys
         else:

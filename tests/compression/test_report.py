@@ -65,14 +65,16 @@ def test_honest_counts_by_hand():
     assert c["size_bits"] == 144 + 32 * 8 + 64
     f = honest_flops(net, 5)
     assert f["embedding"] == 5 * 4  # 8 weights, 4 kept, 5 steps
-    # last (only) layer, folded step-T: q of the last step, q_h W_k,h (8 kept weights), then
-    # sum_h (w_h x) (W_o,h W_v,h)^T: an entry of W_o,h W_v,h costs one MAC when any of its two
-    # terms has both factors kept; no projection of the 4 past steps at all
+    # last (only) layer, folded step-T: x_T (W_q,h^T W_k,h) and sum_h (w_h x) (W_o,h W_v,h)^T; an
+    # entry of a folded product costs one MAC when any of its two terms has both factors kept;
+    # no projection of the 4 past steps at all
     a = net.encoder.layers[0].attn
-    wo, wv = a.out_proj.mask().bool(), a.v_proj.mask().bool()
-    vo_heads = sum(bool((wo[i, hs] & wv[hs, j]).any()) for hs in (slice(0, 2), slice(2, 4))
-                   for i in range(4) for j in range(4))
-    assert f["projections"] == 8 + 8 + vo_heads
+    wq, wk, wv, wo = (m.mask().bool() for m in (a.q_proj, a.k_proj, a.v_proj, a.out_proj))
+    heads = (slice(0, 2), slice(2, 4))
+    qk = sum(bool((wq[hs, i] & wk[hs, j]).any()) for hs in heads for i in range(4) for j in range(4))
+    vo_heads = sum(bool((wo[i, hs] & wv[hs, j]).any()) for hs in heads for i in range(4) for j in range(4))
+    assert 0 < qk <= 32 and 0 < vo_heads <= 32
+    assert f["projections"] == qk + vo_heads
     assert f["attention"] == 2 * 2 * 4 * 4  # heads x past steps x d for scores (q_h W_k,h . x_t) and sums
     assert f["feed_forward"] == 16 + 16 and f["head"] == 4 and f["norms"] == 0
     assert f["total"] == sum(v for k, v in f.items() if k != "total")
