@@ -159,8 +159,8 @@ class FoldedEncoderLayer(nn.Module):
         a = self.attn(x, self.last_only)
         if self.last_only:
             x = x[:, -1:]
-        x = self.norm1(x + a)
-        return self.norm2(x + self.lin2(torch.relu_(self.lin1(x))))
+        x = self.norm1(a.add_(x))  # a and the feed-forward output are fresh tensors: add in place
+        return self.norm2(self.lin2(torch.relu_(self.lin1(x))).add_(x))
 
 
 class FoldedSBT(nn.Module):
@@ -238,7 +238,7 @@ class FoldedSBT(nn.Module):
             x = torch.cat([x, x.new_zeros(b, 1, c)], dim=1)
         elif self.input_mode == "zero_last":
             x = torch.cat([x[:, :-1], x.new_zeros(b, 1, c)], dim=1)
-        z = self.embed(x) + self.pos[: x.shape[1]]
+        z = self.embed(x).add_(self.pos[: x.shape[1]])
         for layer in self.layers:
             z = layer(z)
         z = torch.relu(z)

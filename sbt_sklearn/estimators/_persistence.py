@@ -212,12 +212,13 @@ class PersistenceMixin:
     def save(self, path, *, include_scores: bool = False, include_history: bool = False) -> int:
         """Save the fitted estimator to a compact model file.
 
-        The file is a safetensors file with JSON metadata: hyperparameters, fitted attributes
-        (classes, scalers, thresholds, seeds...), package and format versions, and the network.
-        Sparse-binary layers are stored as their masks (packed bits, or entropy coded when that
-        is smaller) and gains; their frozen random weights are regenerated from the seed when
-        loading. Norm parameters, biases and FP32 weights are stored as float tensors. A
-        SHA-256 digest covers the whole content.
+        The file is a safetensors file holding one compressed payload: JSON metadata
+        (hyperparameters, fitted attributes such as classes, scalers, thresholds and seeds,
+        package and format versions, the network) and the tensors. Sparse-binary layers are
+        stored as their masks only (packed bits, or entropy coded when that is smaller); their
+        frozen random weights are regenerated from the seed when loading and their gains
+        recomputed. Norm parameters, biases and FP32 weights are stored as float tensors. A
+        SHA-256 digest covers the payload.
 
         Parameters
         ----------
