@@ -156,7 +156,13 @@ def neural(train, test_series, params: dict, seed: int) -> dict:
     pred = model.predict(Xt)
     pred_s = time.perf_counter() - t0
     out = {**metrics(yt, pred), "fit_s": fit_s, "predict_s": pred_s, "epochs": model.n_epochs_,
-           "train_loss": float(model.history_[-1, "train_loss"])}
+           "train_loss": float(model.history_[-1, "train_loss"]), "base_lags": model.base_lags_,
+           "base_alpha": model.base_alpha_}
+    if model.base_lags_:  # the linear base alone (the network output left out), to see what the SBT adds
+        std = (np.asarray(Xt, dtype=np.float32).transpose(0, 2, 1) - model.scaler_mean_) / model.scaler_scale_
+        std = torch.from_numpy(np.ascontiguousarray(std, dtype=np.float32))
+        base = model._base_forecast(std).numpy() + (std[:, -1].numpy() if model.target != "value" else 0)
+        out["base_only"] = metrics(yt, base * model.scaler_scale_ + model.scaler_mean_)
     if "valid_loss" in model.history_[-1]:
         out["valid_loss_best"] = float(min(h["valid_loss"] for h in model.history_))
     return out
@@ -230,7 +236,7 @@ def main(argv=None):
         return
     torch.set_num_threads(args.threads)
 
-    common = dict(d=32, d_ff=128, max_epochs=4, max_windows_per_epoch=4096)
+    common = dict(d=64, d_ff=256, max_epochs=10, max_windows_per_epoch=8192)
     common.update(json.loads(args.params))
     if args.quick:
         common.update(max_epochs=1, max_windows_per_epoch=256, d=16, d_ff=32)

@@ -189,6 +189,10 @@ class FoldedSBT(nn.Module):
         One of :data:`OUTPUT_MODES`.
     channel_weights : torch.Tensor or None
         Per-channel error weights for ``"neg_weighted_error"``.
+    base_weight, base_bias : torch.Tensor or None
+        A linear base added to the network output (the forecaster's ``linear_base``): weight
+        (lags * C, C) over the features ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of the
+        standardised window, and bias (C,).
 
     Examples
     --------
@@ -205,7 +209,8 @@ class FoldedSBT(nn.Module):
     def __init__(self, embed: nn.Linear, pos: torch.Tensor, layers: list, decoder: nn.Linear, head: str,
                  mean: Optional[torch.Tensor] = None, scale: Optional[torch.Tensor] = None,
                  input_mode: str = "none", output_mode: str = "raw",
-                 channel_weights: Optional[torch.Tensor] = None) -> None:
+                 channel_weights: Optional[torch.Tensor] = None, base_weight: Optional[torch.Tensor] = None,
+                 base_bias: Optional[torch.Tensor] = None) -> None:
         super().__init__()
         if head not in ("mean", "last"):
             raise ValueError(f"head must be 'mean' or 'last', got {head!r}")
@@ -226,12 +231,19 @@ class FoldedSBT(nn.Module):
         self.register_buffer("channel_weights", cw.to(torch.float64))
         self.input_mode, self.output_mode = input_mode, output_mode
         self.max_len = int(pos.shape[0])
+        self.base_lags = 0 if base_weight is None else int(base_weight.shape[0]) // c
+        self.register_buffer("base_weight", torch.zeros(0, 0) if base_weight is None else base_weight.float())
+        self.register_buffer("base_bias", torch.zeros(0) if base_bias is None else base_bias.float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.raw_input:
             x = (x.transpose(1, 2) - self.mean) / self.scale  # (B, T, C) float32, as the estimators
         b, c = x.shape[0], x.shape[2]
         last = x[:, -1]  # the last observed row (standardised)
+        base = last.new_zeros(0)
+        if self.base_lags > 0:  # linear base on [x_T, x_{T-1} - x_T, ..., x_{T-L+1} - x_T]
+            past = x[:, x.shape[1] - self.base_lags : -1].flip(1) - last[:, None, :]
+            base = torch.cat([last, past.reshape(b, -1)], dim=1) @ self.base_weight + self.base_bias
         if self.input_mode == "relative_append_zero":
             x = x - last[:, None, :]
         if self.input_mode == "append_zero" or self.input_mode == "relative_append_zero":
@@ -243,6 +255,8 @@ class FoldedSBT(nn.Module):
             z = layer(z)
         z = torch.relu(z)
         out = self.decoder(z.mean(dim=1) if self.head == "mean" else z[:, -1])
+        if self.base_lags > 0:
+            out = out + base
         if self.output_mode == "softmax":
             return torch.softmax(out.to(torch.float64), dim=1)
         if self.output_mode == "rescale":
@@ -289,7 +303,7 @@ def _fold_norm(norm: nn.Module) -> nn.Module:
 
 
 def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale=None, input_mode: str = "none",
-                 output_mode: str = "raw", channel_weights=None) -> FoldedSBT:
+                 output_mode: str = "raw", channel_weights=None, base=None) -> FoldedSBT:
     """Fold a trained SBT network into a :class:`FoldedSBT` of plain torch layers.
 
     Parameters
@@ -305,6 +319,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
         Task transforms, see :data:`INPUT_MODES` and :data:`OUTPUT_MODES`.
     channel_weights : array-like or None, default=None
         Error weights of ``output_mode="neg_weighted_error"``.
+    base : tuple of (weight, bias) or None, default=None
+        Linear base added to the output (see :class:`FoldedSBT`).
 
     Returns
     -------
@@ -353,9 +369,15 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
                 layers.append(FoldedEncoderLayer(attn, lin(layer.lin1), lin(layer.lin2), _fold_norm(layer.norm1),
                                                  _fold_norm(layer.norm2), last_step and i == len(enc.layers) - 1))
             as_tensor = lambda v: None if v is None else torch.as_tensor(v)  # noqa: E731
-            folded = FoldedSBT(lin(enc.embed, math.sqrt(enc.d)), pos, layers, lin(net.decoder),
+            decoder = lin(net.decoder)
+            gate = getattr(net, "output_gate", None)
+            if gate is not None:  # fold the output gate into the decoder's rows
+                decoder = _linear(decoder.weight * gate[:, None].float(),
+                                  None if decoder.bias is None else decoder.bias * gate.float())
+            folded = FoldedSBT(lin(enc.embed, math.sqrt(enc.d)), pos, layers, decoder,
                                "last" if last_step else "mean", as_tensor(mean), as_tensor(scale), input_mode,
-                               output_mode, as_tensor(channel_weights))
+                               output_mode, as_tensor(channel_weights),
+                               *(as_tensor(v) for v in (base if base is not None else (None, None))))
     finally:
         net.train(was_training)
     return folded.eval().requires_grad_(False)

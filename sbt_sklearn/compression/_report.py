@@ -326,7 +326,7 @@ def _state_file_bytes(module: nn.Module) -> int:
 
 
 def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: str, file_bytes: int | None = None,
-                   estimator: str | None = None) -> CompressionReport:
+                   estimator: str | None = None, linear_base: tuple[int, int] = (0, 0)) -> CompressionReport:
     """Compression report of a network (see :class:`CompressionReport`).
 
     Parameters
@@ -343,6 +343,11 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
         Measured size of the model file, if known.
     estimator : str or None, default=None
         Name to show.
+    linear_base : tuple of (float parameters, multiply-adds), default=(0, 0)
+        A float32 linear model outside the network whose output is added to it (the
+        forecaster's ``linear_base``). It is charged to both sides of the honest convention
+        (the dense twin of the estimator has it too), as ``linear_base`` in the FLOPs breakdown,
+        and its bytes to the dense file.
 
     Returns
     -------
@@ -372,6 +377,14 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
             ours_f, twin_f = honest_flops(net, window), honest_flops(twin, window)
     finally:
         net.train(was_training)
+    base_floats, base_flops = (int(v) for v in linear_base)
+    for counts in (ours_c, twin_c):
+        counts["float_params"] += base_floats
+        counts["size_bits"] += 32 * base_floats
+    for flops in (ours_f, twin_f):
+        if base_floats:
+            flops["linear_base"] = base_flops
+            flops["total"] += base_flops
     honest = {k: {"sbt": ours_c[k], "dense": twin_c[k]} for k in ("binary_params", "float_params", "size_bits",
                                                                   "mask_bits")}
     honest["flops"] = {"sbt": ours_f["total"], "dense": twin_f["total"]}
@@ -384,7 +397,7 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
         "p": round(1.0 - spec.keep, 12), "binary": binary, "attention": spec.attention,
         "norm": module_kwargs.get("norm"), "pos_encoding": spec.pos_encoding,
     }
-    files = {"sbt": file_bytes, "dense": _state_file_bytes(twin)}
+    files = {"sbt": file_bytes, "dense": _state_file_bytes(twin) + 4 * base_floats}
     return CompressionReport(model=model, paper=paper, honest=honest, file_bytes=files)
 
 
@@ -398,5 +411,7 @@ def estimator_report(est) -> CompressionReport:
     task = "classification" if is_classifier(est) else ("anomaly" if is_outlier_detector(est) else "forecast")
     kwargs = dict(est.net_.get_params_for("module"))
     window = int(est.n_timesteps_) + extra
+    coef = getattr(est, "base_coef_", None)
+    base = (0, 0) if coef is None else (coef.size + est.base_intercept_.size, coef.size)
     return network_report(est.net_.module_, kwargs, window=window, task=task, file_bytes=len(est.to_bytes()),
-                          estimator=type(est).__name__)
+                          estimator=type(est).__name__, linear_base=base)

@@ -10,11 +10,14 @@ import pandas as pd
 import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import DataConversionWarning
+from numbers import Real
+
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
+from ._linear_base import base_features, fit_linear_base
 
 __all__ = ["SBTForecaster"]
 
@@ -32,11 +35,19 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     By default (``target="relative"``) every window is re-referenced to its last observed row
     and the network predicts the change from that row, which is added back on output (as in
-    NLinear, Zeng et al. 2023). The model is then equivariant to the level of the series:
-    shifting a window shifts its forecast by the same amount, so a level never seen in training
+    NLinear, Zeng et al. 2023). The network is then equivariant to the level of the series:
+    shifting a window shifts its output by the same amount, so a level never seen in training
     (drift between the training and test periods) does not confuse it, and persistence is the
-    zero function. ``target="delta"`` predicts the change but feeds the window as it is;
+    zero function (the linear base below sees the level too, so that it can learn mean
+    reversion; with ``linear_base=None`` the whole model is equivariant). ``target="delta"`` predicts the change but feeds the window as it is;
     ``target="value"`` is the paper's recipe (predict the next row itself).
+
+    With ``linear_base="ridge"`` (the default) a closed-form ridge regression on the recent
+    lags is fitted first and the SBT learns what it leaves (its residual); the forecast is the
+    sum. The network's output is then scaled by a trainable per-channel gate that starts at 0,
+    so training starts from the ridge forecast. Measured on ETTm1 and Weather (see the user guide), this is what lets the SBT beat a
+    tuned Ridge; its coefficients are float32, ``base_lags * n_channels**2`` of them, which
+    ``linear_base=None`` saves for the smallest model file.
 
     Parameters
     ----------
@@ -74,6 +85,17 @@ class SBTForecaster(RegressorMixin, SBTBase):
         row in, the change from that row out. ``"delta"``: the window as it is in, the change
         out. ``"value"``: the window in, the next row itself out (the paper). Measured on
         ETTm1 (see the user guide), ``"value"`` trains far more slowly than the other two.
+    linear_base : {"ridge"} or None, default="ridge"
+        Fit a ridge regression of the target (the change from the last row, or the next row
+        for ``target="value"``) on the last ``base_lags`` rows before training, and train the
+        SBT on its residual. Features: the last row and the rows before it minus the last row.
+    base_lags : int or "auto", default="auto"
+        Rows the linear base sees. ``"auto"`` chooses among 1, 2, 4, 8, 16, 24, 48, 96, 144,
+        192, ... (up to the window length and 1,536 features) on the last 10 % of the training
+        windows (after a gap of one window), then refits on all of them.
+    base_alpha : float or "auto", default="auto"
+        Ridge penalty on the mean squared error (independent of the number of windows);
+        ``"auto"`` chooses among 1e-6 ... 1 with ``base_lags``.
     max_epochs : int, default=10
         Training epochs; a cosine schedule decays the learning rate to 0 over them.
     batch_size : int, default=128
@@ -115,6 +137,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
         Window length seen in fit; :meth:`forecast` uses windows of this length.
     scaler_mean_, scaler_scale_ : ndarray of shape (n_channels,)
         Per-channel standardisation learned in fit, applied to X and y and inverted on output.
+    base_lags_ : int
+        Lags of the fitted linear base (0 without one).
+    base_alpha_ : float or None
+        Its ridge penalty.
+    base_coef_ : ndarray of shape (base_lags_ * n_channels, n_channels) or None
+        Its coefficients (standardised scale; features as described for ``linear_base``).
+    base_intercept_ : ndarray of shape (n_channels,) or None
+        Its intercept.
     seed_ : int
         The integer every random draw of the fit derives from.
     net_ : skorch.NeuralNet
@@ -165,6 +195,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
     _parameter_constraints: dict = {
         **SBTBase._parameter_constraints,
         "target": [StrOptions({"delta", "relative", "value"})],
+        "linear_base": [StrOptions({"ridge"}), None],
+        "base_lags": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "base_alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "max_windows_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -190,6 +223,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
         pals_interval=20,
         p_max=0.9,
         target="relative",
+        linear_base="ridge",
+        base_lags="auto",
+        base_alpha="auto",
         max_epochs=10,
         batch_size=128,
         max_windows_per_epoch=None,
@@ -219,6 +255,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
         self.pals_interval = pals_interval
         self.p_max = p_max
         self.target = target
+        self.linear_base = linear_base
+        self.base_lags = base_lags
+        self.base_alpha = base_alpha
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.max_windows_per_epoch = max_windows_per_epoch
@@ -244,15 +283,25 @@ class SBTForecaster(RegressorMixin, SBTBase):
         """
         b, _, c = x.shape
         last = x[:, -1, :]  # (B, C) the last observed row
+        level = None if self.target == "value" else last
+        base = self._base_forecast(x)
+        if base is not None:  # the linear base's forecast joins the level the network output is added to
+            level = base if level is None else level + base
         if self.target == "relative":
             x = x - last[:, None, :]
         inputs = {"x": torch.cat([x, x.new_zeros(b, 1, c)], dim=1)}  # (B, T+1, C)
-        level = None if self.target == "value" else last
         if y is None:
             return inputs, level
         y = y.reshape(b, c).to(torch.float32)
         y = (y - torch.as_tensor(self.scaler_mean_)) / torch.as_tensor(self.scaler_scale_)
         return inputs, y if level is None else y - level
+
+    def _base_forecast(self, x):
+        """The linear base's output for standardised windows ``x`` (B, T, C), or None without a base."""
+        if not getattr(self, "base_lags_", 0):
+            return None
+        coef = torch.as_tensor(self.base_coef_, device=x.device)
+        return base_features(x, self.base_lags_) @ coef + torch.as_tensor(self.base_intercept_, device=x.device)
 
     def _check_y(self, y, n_samples: int, two_d_X: bool):
         """Validate y without copying float arrays; return (y as (n, C) array, was_1d)."""
@@ -325,9 +374,16 @@ class SBTForecaster(RegressorMixin, SBTBase):
         y, self._y_1d = self._check_y(y, X.shape[0], two_d)
         self._fit_scaler(X, pad)
 
-        model_seed, shuffle_rng, _ = self._seeds()
+        model_seed, shuffle_rng, base_rng = self._seeds()
+        self.base_lags_, self.base_alpha_, self.base_coef_, self.base_intercept_ = 0, None, None, None
+        if self.linear_base == "ridge":
+            self.base_coef_, self.base_intercept_, self.base_lags_, self.base_alpha_ = fit_linear_base(
+                X, y, self.scaler_mean_, self.scaler_scale_, relative=self.target != "value",
+                lags=self.base_lags, alpha=self.base_alpha, rng=base_rng)
+            if self.verbose:
+                print(f"linear base: ridge on {self.base_lags_} lags, alpha={self.base_alpha_:g}", flush=True)
         kwargs = self._module_kwargs(model_seed, max_len=self.n_timesteps_ + 1)
-        kwargs.update(n_channels=self.n_channels_, n_outputs=self.n_channels_)
+        kwargs.update(n_channels=self.n_channels_, n_outputs=self.n_channels_, output_gate=bool(self.base_lags_))
         # early stopping and PALS hold out the last windows (time order), see SBTBase._holdout_indices
         self._train(SBTLastStepNet, kwargs, torch.nn.MSELoss, self._dataset(X, y, pad), None, shuffle_rng)
         return self

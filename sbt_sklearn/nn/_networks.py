@@ -107,6 +107,9 @@ class SBTLastStepNet(_SBTNet):
         Input channels.
     n_outputs : int
         Output size (usually ``n_channels``).
+    output_gate : bool, default=False
+        Multiply the output by a trainable FP32 vector that starts at 0 (the network then starts
+        as the zero function; used by the forecaster on top of its linear base).
     **kwargs
         Encoder hyperparameters, see :class:`SBTEncoder`.
 
@@ -122,13 +125,17 @@ class SBTLastStepNet(_SBTNet):
     def __init__(self, n_channels: int, n_outputs: int, *, d: int = 64, n_heads: int = 2, n_layers: int = 2,
                  d_ff: int = 256, p: float = 0.5, binary: bool = True, attention: str = "step_t",
                  norm: str = "layer", pos_encoding: str = "fixed", max_len: int = 512,
-                 topk_scope: str = "layer", seed: int = 0) -> None:
+                 topk_scope: str = "layer", seed: int = 0, output_gate: bool = False) -> None:
         super().__init__(n_channels, n_outputs, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, p=p,
                          binary=binary, attention=attention, norm=norm, pos_encoding=pos_encoding,
                          max_len=max_len, topk_scope=topk_scope, seed=seed)
+        # a trainable FP32 scale per output, starting at 0 (ReZero-style): the network then starts
+        # as the zero function, so a model that adds its output to a baseline starts at that baseline
+        self.output_gate = nn.Parameter(torch.zeros(n_outputs)) if output_gate else None
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Output at the last step of windows ``x`` (B, T, m)."""
         self._before_forward()
         z = self.encoder(x, padding_mask, last_only=True)  # (B, 1, d)
-        return self.decoder(z[:, -1])  # (B, n_outputs)
+        out = self.decoder(z[:, -1])  # (B, n_outputs)
+        return out if self.output_gate is None else out * self.output_gate

@@ -108,12 +108,15 @@ def test_binary_layers_are_stored_as_masks_only():
     meta, tensors = read_model_bytes(est.to_bytes())
     table = meta["network"]["sparse_layers"]
     assert table["n"] == 2 + 6 * est.n_layers and table["coding"] == "b" * table["n"] and table["p"] == 0.5
-    # nothing per-weight in float: the only state tensors are the LayerNorm parameters
-    assert all(k.rsplit(".", 2)[-2].startswith("norm") for k in tensors if k.startswith("state."))
+    # nothing per-weight in float: the only state tensors are the LayerNorm parameters and the output gate
+    assert all(k == "state.output_gate" or k.rsplit(".", 2)[-2].startswith("norm")
+               for k in tensors if k.startswith("state."))
+    assert tensors["state.output_gate"].shape == (3,)
     sizes = [m.weight.numel() for m in est.module_.modules() if hasattr(m, "scores") and m.scores is not None]
     assert tensors["sbt.masks"].nbytes == sum((n + 7) // 8 for n in sizes)  # one bit per weight at p=0.5
-    assert set(tensors) == {"sbt.masks", "attr.scaler_mean_", "attr.scaler_scale_"} | {
-        k for k in tensors if k.startswith("state.")}
+    assert set(tensors) == {"sbt.masks", "attr.scaler_mean_", "attr.scaler_scale_", "attr.base_coef_",
+                            "attr.base_intercept_"} | {k for k in tensors if k.startswith("state.")}
+    assert tensors["attr.base_coef_"].dtype == np.float32  # the linear base, float32 as it is used
 
 
 def test_container_is_one_compressed_safetensors_tensor():
@@ -170,7 +173,8 @@ def test_malformed_payloads_are_refused(payload, match):
 
 
 def test_dense_layers_store_float_weights():
-    est = fitted("forecaster", binary=False, p=0.0)
+    # (without the linear base: its zero-initialised output gate leaves the decoder untouched by one step)
+    est = fitted("forecaster", binary=False, p=0.0, linear_base=None)
     _, tensors = read_model_bytes(est.to_bytes())
     assert "state.decoder.weight" in tensors and tensors["sbt.masks"].size == 0
 

@@ -1,0 +1,187 @@
+"""The forecaster's linear base: a closed-form ridge on the recent lags, fitted before the SBT.
+
+The SBT then learns what the linear model leaves (its residual). Features of a standardised
+window ``x`` (rows ``x_1 .. x_T``) with ``L`` lags are the last row and the ``L - 1`` rows before
+it re-referenced to the last row, newest first::
+
+    [x_T, x_{T-1} - x_T, x_{T-2} - x_T, ..., x_{T-L+1} - x_T]        (L * C values)
+
+so that the features of ``L`` lags are the first ``L * C`` features of any longer lag set: one
+pass over the windows gives the sufficient statistics of every candidate ``L``. The ridge
+minimises ``mean((t - F w - b)^2) + alpha * |w|^2`` (the intercept is not penalised), so
+``alpha`` does not depend on the number of windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["LAG_GRID", "ALPHA_GRID", "base_features", "fit_linear_base"]
+
+#: lag counts tried by ``base_lags="auto"`` (those up to the window length)
+LAG_GRID = (1, 2, 4, 8, 16, 24, 48, 96, 144, 192, 256, 384, 512)
+#: penalties tried by ``base_alpha="auto"``
+ALPHA_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: most features (lags x channels) the base may use: the Gram matrix has this size squared
+MAX_FEATURES = 1536
+#: most windows whose statistics are accumulated (a seeded subset of longer series)
+MAX_WINDOWS = 32768
+#: fewest validation windows for the automatic choice; below it, fixed defaults are used
+MIN_VALIDATION = 16
+#: feature values (float64) materialised at a time while accumulating statistics
+_CHUNK_VALUES = 1 << 14
+
+
+def base_features(x: torch.Tensor, lags: int) -> torch.Tensor:
+    """Features of standardised windows ``x`` (B, T, C) for a base with ``lags`` lags, (B, lags*C)."""
+    last = x[:, -1]
+    if lags == 1:
+        return last
+    past = x[:, -lags:-1].flip(1) - last[:, None, :]  # (B, lags-1, C), newest first
+    return torch.cat([last, past.reshape(x.shape[0], -1)], dim=1)
+
+
+def _features_np(windows: np.ndarray, mean, scale, lags: int) -> np.ndarray:
+    """Features (float64) of raw windows (n, C, T), standardised with ``mean`` / ``scale``."""
+    x = (np.asarray(windows[:, :, -lags:], dtype=np.float64).transpose(0, 2, 1) - mean) / scale  # (n, L, C)
+    last = x[:, -1]
+    past = x[:, -2::-1] - last[:, None, :]  # (n, L-1, C), newest first
+    return np.concatenate([last, past.reshape(len(x), -1)], axis=1)
+
+
+def _targets_np(windows, y, mean, scale, relative: bool) -> np.ndarray:
+    t = (np.asarray(y, dtype=np.float64) - mean) / scale
+    if relative:
+        t = t - (np.asarray(windows[:, :, -1], dtype=np.float64) - mean) / scale
+    return t
+
+
+class _Stats:
+    """Sufficient statistics (sums) of features and targets for a centred ridge."""
+
+    def __init__(self, p: int, c: int) -> None:
+        self.n, self.sf, self.st, self.tt = 0, np.zeros(p), np.zeros(c), 0.0
+        self.ff, self.ft = np.zeros((p, p)), np.zeros((p, c))
+
+    def add(self, f: np.ndarray, t: np.ndarray) -> None:
+        self.n += len(f)
+        self.sf += f.sum(0)
+        self.st += t.sum(0)
+        self.tt += float((t * t).sum())
+        self.ff += f.T @ f
+        self.ft += f.T @ t
+
+    def merged(self, other: "_Stats") -> "_Stats":
+        out = _Stats(0, 0)
+        out.n, out.tt = self.n + other.n, self.tt + other.tt
+        out.sf, out.st, out.ff, out.ft = (a + b for a, b in ((self.sf, other.sf), (self.st, other.st),
+                                                             (self.ff, other.ff), (self.ft, other.ft)))
+        return out
+
+    def mse(self, coef: np.ndarray, intercept: np.ndarray) -> float:
+        """Mean over samples of the squared error (summed over outputs) of ``F coef + intercept``."""
+        p = coef.shape[0]
+        fit = np.sum(coef * (self.ff[:p, :p] @ coef)) + 2 * intercept @ (coef.T @ self.sf[:p]) \
+            + self.n * intercept @ intercept
+        cross = np.sum(coef * self.ft[:p]) + intercept @ self.st
+        return float((fit - 2 * cross + self.tt) / self.n)
+
+    def moments(self, p: int):
+        """(feature mean, target mean, covariance, cross-covariance) of the first ``p`` features."""
+        mf, mt = self.sf[:p] / self.n, self.st / self.n
+        cov = self.ff[:p, :p] / self.n - np.outer(mf, mf)
+        cross = self.ft[:p] / self.n - np.outer(mf, mt)
+        return mf, mt, cov, cross
+
+
+def _accumulate(X, y, idx, mean, scale, lags, relative, stats=None):
+    c = X.shape[1]
+    stats = stats if stats is not None else _Stats(lags * c, c)
+    chunk = max(32, _CHUNK_VALUES // (lags * c))
+    for start in range(0, len(idx), chunk):
+        rows = idx[start : start + chunk]
+        if rows[-1] - rows[0] == len(rows) - 1:  # a run of windows: a view, not a copy
+            rows = slice(int(rows[0]), int(rows[-1]) + 1)
+        stats.add(_features_np(X[rows], mean, scale, lags), _targets_np(X[rows], y[rows], mean, scale, relative))
+    return stats
+
+
+def _solve(stats: _Stats, p: int, alpha: float):
+    mf, mt, cov, cross = stats.moments(p)
+    coef = np.linalg.solve(cov + alpha * np.eye(p), cross)
+    return coef, mt - mf @ coef
+
+
+def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.random.Generator):
+    """Fit the ridge base on raw windows ``X`` (n, C, T) and next rows ``y`` (n, C).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, C, T)
+        Raw windows (views are fine: a few hundred windows are materialised at a time, and only
+        their last ``lags`` rows).
+    y : ndarray of shape (n, C)
+        Raw next rows.
+    mean, scale : ndarray of shape (C,)
+        The estimator's standardisation.
+    relative : bool
+        Model the change from the last observed row (else the next row itself).
+    lags : int or "auto"
+        Lags used; ``"auto"`` chooses among :data:`LAG_GRID` on a validation tail.
+    alpha : float or "auto"
+        Ridge penalty; ``"auto"`` chooses among :data:`ALPHA_GRID` on the same tail.
+    rng : numpy.random.Generator
+        Draws the subset of windows when there are more than :data:`MAX_WINDOWS`.
+
+    Returns
+    -------
+    coef : ndarray of shape (lags * C, C), float32
+    intercept : ndarray of shape (C,), float32
+    lags : int
+    alpha : float
+    """
+    n, c, t = X.shape
+    max_lags = max(1, min(t, MAX_FEATURES // c))
+    if lags != "auto" and lags > t:
+        raise ValueError(f"base_lags={lags} exceeds the window length ({t} steps)")
+    n_valid = int(round(0.1 * n))
+    n_train = n - n_valid - t  # a gap of one window: no validation window overlaps a training one
+    auto = lags == "auto" or alpha == "auto"
+    if auto and (n_valid < MIN_VALIDATION or n_train < MIN_VALIDATION):
+        lags = min(max_lags, 24) if lags == "auto" else lags
+        alpha = 1e-3 if alpha == "auto" else alpha
+        auto = False
+    if auto:
+        grid_l = [lv for lv in LAG_GRID if lv <= max_lags] if lags == "auto" else [int(lags)]
+        if lags == "auto" and max_lags not in grid_l and max_lags < LAG_GRID[-1]:
+            grid_l.append(max_lags)
+        grid_a = ALPHA_GRID if alpha == "auto" else (float(alpha),)
+        big = max(grid_l)
+        train_idx = _subset(np.arange(n_train), rng)
+        valid_idx = np.arange(n - n_valid, n)[-8192:]
+        stats = _accumulate(X, y, train_idx, mean, scale, big, relative)
+        valid = _accumulate(X, y, valid_idx, mean, scale, big, relative)
+        best = None
+        for lv in grid_l:
+            for av in grid_a:
+                mse = valid.mse(*_solve(stats, lv * c, av))
+                if best is None or mse < best[0]:
+                    best = (mse, lv, av)
+        _, lags, alpha = best
+        # refit on every window: the leading block of the statistics already gathered, plus the gap
+        rest = np.arange(n_train, n - len(valid_idx))
+        stats = stats.merged(valid)
+        if len(rest):
+            stats = _accumulate(X, y, rest, mean, scale, big, relative, stats)
+    else:
+        stats = _accumulate(X, y, _subset(np.arange(n), rng), mean, scale, int(lags), relative)
+    lags, alpha = int(lags), float(alpha)
+    coef, icpt = _solve(stats, lags * c, alpha)
+    return coef.astype(np.float32), icpt.astype(np.float32), lags, alpha
+
+
+def _subset(idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if len(idx) <= MAX_WINDOWS:
+        return idx
+    return np.sort(rng.choice(idx, size=MAX_WINDOWS, replace=False))
