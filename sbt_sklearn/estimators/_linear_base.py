@@ -25,6 +25,9 @@ LAG_GRID = (1, 2, 4, 8, 16, 24, 48, 96, 144, 192, 256, 384, 512)
 ALPHA_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 #: most features (lags x channels) the base may use: the Gram matrix has this size squared
 MAX_FEATURES = 1536
+#: most coefficients (lags x channels^2) an automatic choice may use (32 KB in float16); with
+#: more than sqrt(MAX_COEFS) = 128 channels no automatic base is fitted
+MAX_COEFS = 16384
 #: most windows whose statistics are accumulated (a seeded subset of longer series)
 MAX_WINDOWS = 32768
 #: fewest validation windows for the automatic choice; below it, fixed defaults are used
@@ -136,15 +139,21 @@ def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.r
 
     Returns
     -------
-    coef : ndarray of shape (lags * C, C), float32
+    coef : ndarray of shape (lags * C, C), float16
+        Rounded to float16 (the precision it is stored and used with).
     intercept : ndarray of shape (C,), float32
     lags : int
     alpha : float
+
+    Returns ``(None, None, 0, None)`` when ``lags="auto"`` and even one lag would need more
+    than :data:`MAX_COEFS` coefficients (more than 128 channels).
     """
     n, c, t = X.shape
-    max_lags = max(1, min(t, MAX_FEATURES // c))
+    max_lags = min(t, MAX_FEATURES // c, MAX_COEFS // (c * c))
     if lags != "auto" and lags > t:
         raise ValueError(f"base_lags={lags} exceeds the window length ({t} steps)")
+    if lags == "auto" and max_lags < 1:
+        return None, None, 0, None
     n_valid = int(round(0.1 * n))
     n_train = n - n_valid - t  # a gap of one window: no validation window overlaps a training one
     auto = lags == "auto" or alpha == "auto"
@@ -178,7 +187,10 @@ def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.r
         stats = _accumulate(X, y, _subset(np.arange(n), rng), mean, scale, int(lags), relative)
     lags, alpha = int(lags), float(alpha)
     coef, icpt = _solve(stats, lags * c, alpha)
-    return coef.astype(np.float32), icpt.astype(np.float32), lags, alpha
+    # float16 coefficients halve the file; the intercept absorbs their mean rounding error
+    coef16 = coef.astype(np.float16)
+    icpt = icpt + stats.sf[: lags * c] / stats.n @ (coef - coef16.astype(np.float64))
+    return coef16, icpt.astype(np.float32), lags, alpha
 
 
 def _subset(idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:

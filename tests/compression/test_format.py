@@ -116,7 +116,7 @@ def test_binary_layers_are_stored_as_masks_only():
     assert tensors["sbt.masks"].nbytes == sum((n + 7) // 8 for n in sizes)  # one bit per weight at p=0.5
     assert set(tensors) == {"sbt.masks", "attr.scaler_mean_", "attr.scaler_scale_", "attr.base_coef_",
                             "attr.base_intercept_"} | {k for k in tensors if k.startswith("state.")}
-    assert tensors["attr.base_coef_"].dtype == np.float32  # the linear base, float32 as it is used
+    assert tensors["attr.base_coef_"].dtype == np.float16  # the linear base, float16 as it is used
 
 
 def test_container_is_one_compressed_safetensors_tensor():

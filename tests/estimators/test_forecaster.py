@@ -101,10 +101,20 @@ def test_linear_base_is_the_ridge_the_network_output_is_added_to(monkeypatch, ta
     feats = np.concatenate([last] + [std[:, -k] - last for k in (2, 3, 4)], axis=1)
     t = (y - model.scaler_mean_) / model.scaler_scale_ - (last if target == "relative" else 0)
     ridge = Ridge(alpha=0.01 * len(X)).fit(feats, t)  # the base penalises the mean squared error
-    np.testing.assert_allclose(model.base_coef_, ridge.coef_.T, rtol=1e-4, atol=1e-5)
+    assert model.base_coef_.dtype == np.float16  # stored and used in float16
+    np.testing.assert_allclose(model.base_coef_, ridge.coef_.T, rtol=1e-3, atol=1e-4)
     expected = (ridge.predict(feats) + (last if target == "relative" else 0)) * model.scaler_scale_ \
         + model.scaler_mean_
-    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-3, atol=2e-3)
+
+
+def test_no_automatic_linear_base_beyond_128_channels():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 130, 6)).astype(np.float32), rng.normal(size=(60, 130))
+    model = SBTForecaster(**dict(TINY, max_epochs=1)).fit(X, y)
+    assert model.base_lags_ == 0 and model.base_coef_ is None and model.module_.output_gate is None
+    forced = SBTForecaster(**dict(TINY, max_epochs=1, base_lags=1)).fit(X, y)
+    assert forced.base_coef_.shape == (130, 130)
 
 
 def test_linear_base_auto_choice():
