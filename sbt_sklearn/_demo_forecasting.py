@@ -44,7 +44,7 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
     from .estimators import SBTForecaster
 
     frame = load_sample_etth1()
-    train, test = frame.iloc[:8640], frame.iloc[11520:14400]
+    train = frame.iloc[:8640]  # test period: rows 11520-14400
     mean, std = train.mean().to_numpy(), train.std(ddof=0).to_numpy()
     tr = ((train.to_numpy() - mean) / std).astype(np.float32)
     # the context of the first test rows comes from the rows just before the test period

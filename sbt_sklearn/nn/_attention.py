@@ -6,7 +6,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ._biprop import SparseBinaryLinear
 from ._masks import qkv_activation_masks, step_t_mask
