@@ -157,6 +157,27 @@ class SBT:
                 "threshold_quantile_from_fit": float(m.threshold_)}
 
 
+class SBTSmoothed:
+    """The scores of an already fitted SBT row, smoothed by ``score_series(..., smooth=k)``.
+
+    Reference scores (for the thresholds) are the smoothed scores of the training series; its
+    fit time is that scoring pass only (the model is the one of the row it wraps).
+    """
+
+    def __init__(self, base: SBT, smooth: int):
+        self.base, self.smooth = base, smooth
+        self.name = f"{base.name}, smooth={smooth}"
+
+    def fit(self, train, Xtr):
+        return -self.base.model.score_series(train, smooth=self.smooth)[len(train) - len(Xtr):]
+
+    def score(self, test, Xte):
+        return -self.base.model.score_series(test, smooth=self.smooth)
+
+    def info(self):
+        return {**self.base.info(), "smooth": self.smooth}
+
+
 def _pad(window_scores, test, Xte):
     """One score per test step: the first window's score for the steps before it ends."""
     lead = len(test) - len(window_scores)
@@ -195,8 +216,10 @@ def machine_info():
 
 def build(seed, epochs, per_epoch):
     common = dict(max_epochs=epochs, max_windows_per_epoch=per_epoch)
+    paper = SBT("SBT p=0.75 (paper)", seed, p=0.75, **common)
     return [
-        SBT("SBT p=0.75 (paper)", seed, p=0.75, **common),
+        paper,
+        SBTSmoothed(paper, 25),
         SBT("SBT p=0.5", seed, p=0.5, **common),
         SBT("dense twin (FP32, p=0)", seed, p=0.0, binary=False, **common),
         IForestPoints(seed),

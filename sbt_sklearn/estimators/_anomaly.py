@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..anomaly import pot_threshold
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
+from ._input import two_valued_channels
 
 __all__ = ["SBTAnomalyDetector"]
 
@@ -75,9 +76,14 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         ``"predict"`` is the default: with the same budget it ranked anomalies better on MSL
         (ROC-AUC 61.8 vs 56.9) and neither target ranks SMAP's anomalies (40.2 vs 42.3);
         see the user guide.
-    error_weighting : {"none", "reference"}, default="none"
-        How channels are combined in the score. ``"none"``: the mean over channels of the
-        squared error of the standardised last step (the paper's score). ``"reference"``:
+    error_weighting : {"continuous", "none", "reference"}, default="continuous"
+        How channels are combined in the score. ``"continuous"``: the mean squared error of
+        the standardised last step over the channels that take more than two distinct values
+        in training (over all channels if none does): on/off flags, such as the command
+        channels of SMAP and MSL, are left out of the score (they still feed the network).
+        Measured on MSL: ROC-AUC 70.1 against 60.7 for ``"none"`` (SMAP 39.5 against 41.5;
+        see ``docs/benchmarks/anomaly_scoring_study``). ``"none"``: the mean over channels of
+        the squared error of the standardised last step (the paper's score). ``"reference"``:
         each channel's squared error is first divided by its mean on the training windows
         (floored at 1 % of the mean over channels), so a channel counts by how unusual its
         error is rather than by how hard it is to predict. Measured: better on SMAP, worse
@@ -209,7 +215,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     _parameter_constraints: dict = {
         **SBTBase._parameter_constraints,
         "target": [StrOptions({"reconstruct", "predict"})],
-        "error_weighting": [StrOptions({"reference", "none"})],
+        "error_weighting": [StrOptions({"continuous", "reference", "none"})],
         "loss": [StrOptions({"squared", "huber"})],
         "threshold": [StrOptions({"quantile", "pot"})],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
@@ -238,7 +244,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         pals_interval=20,
         p_max=0.9,
         target="predict",
-        error_weighting="none",
+        error_weighting="continuous",
         loss="squared",
         threshold="quantile",
         contamination=0.01,
@@ -349,6 +355,12 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             ref = errors.mean(axis=0, dtype=np.float64)
             floor = _ERROR_FLOOR * max(float(ref.mean()), np.finfo(np.float32).tiny)
             self.channel_weights_ = 1.0 / np.maximum(ref, floor)
+        elif self.error_weighting == "continuous":
+            continuous = ~two_valued_channels(X)
+            if not continuous.any():
+                continuous[:] = True
+            # scores divide by n_channels_: these weights make that the mean over the kept channels
+            self.channel_weights_ = np.where(continuous, self.n_channels_ / continuous.sum(), 0.0)
         else:
             self.channel_weights_ = np.ones(self.n_channels_)
         anomaly = errors @ self.channel_weights_ / self.n_channels_  # higher = more anomalous
@@ -419,7 +431,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         labels[decision < 0] = -1
         return labels
 
-    def score_series(self, series):
+    def score_series(self, series, *, smooth=1):
         """Normality score of every time step of a long series (higher = more normal).
 
         The series is cut into windows of ``n_timesteps_`` steps without copying
@@ -431,12 +443,21 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         ----------
         series : array-like of shape (n_timesteps, n_channels) or (n_timesteps,)
             The series, time along the first axis, at least ``n_timesteps_`` steps long.
+        smooth : int, default=1
+            Give step ``t`` the lowest score of the windows ending at ``t - smooth + 1`` ...
+            ``t`` (a causal running maximum of the error), so that a large error keeps its
+            step flagged for ``smooth`` steps. Measured on MSL with ``smooth=25``: ROC-AUC
+            77.3 against 70.1 (``docs/benchmarks/anomaly_scoring_study``). Smoothed scores
+            are lower than window scores: set thresholds on smoothed reference scores
+            (``score_series`` of the training series), not on ``offset_``.
 
         Returns
         -------
         scores : ndarray of shape (n_timesteps,)
             One score per time step (float64).
         """
+        if isinstance(smooth, (bool, np.bool_)) or not isinstance(smooth, Integral) or smooth < 1:
+            raise ValueError(f"smooth must be an integer >= 1; got {smooth!r}")
         from ..data import sliding_windows
 
         check_is_fitted(self)
@@ -444,4 +465,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         if self.n_channels_ == 1 and self.n_features_in_ != 1:  # fitted on 2-D (n, T) windows
             windows = windows[:, 0, :]
         scores = self.score_samples(windows)
+        if smooth > 1:  # running minimum of the normality score over the last `smooth` windows
+            from scipy.ndimage import minimum_filter1d
+
+            scores = minimum_filter1d(scores, size=smooth, origin=(smooth - 1) // 2, mode="nearest")
         return np.concatenate([np.full(self.n_timesteps_ - 1, scores[0]), scores])

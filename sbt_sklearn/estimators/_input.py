@@ -173,6 +173,21 @@ def channel_stats(X: np.ndarray, padding_mask=None):
     return mean.astype(np.float32), std.astype(np.float32)
 
 
+def two_valued_channels(X: np.ndarray) -> np.ndarray:
+    """Boolean per channel: at most two distinct finite values over every step of every window."""
+    rows = covered_rows(X)
+    chunks = [rows[:, :, None]] if rows is not None else _chunks(X)  # (n, C, T) either way
+    seen = [set() for _ in range(X.shape[1])]
+    for chunk in chunks:
+        for c, values in enumerate(seen):
+            if len(values) <= 2:
+                col = np.asarray(chunk[:, c], dtype=np.float64).ravel()
+                values.update(np.unique(col[np.isfinite(col)])[:3].tolist())
+        if all(len(values) > 2 for values in seen):
+            break
+    return np.array([len(values) <= 2 for values in seen])
+
+
 def interpolate_missing(X: np.ndarray, padding_mask=None) -> np.ndarray:
     """Linearly interpolate NaNs along time in each series and channel (nearest value at the edges).
 

@@ -9,6 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
+from sbt_sklearn.estimators._input import two_valued_channels
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows
 from sbt_sklearn.anomaly import pot_threshold
 
@@ -58,7 +59,7 @@ def test_conventions(fitted, windows):
 
 
 def test_error_weighting(windows, fitted):
-    np.testing.assert_array_equal(fitted.channel_weights_, np.ones(3))  # default: plain mean
+    np.testing.assert_array_equal(fitted.channel_weights_, np.ones(3))  # all channels continuous: plain mean
     weighted = SBTAnomalyDetector(**TINY, error_weighting="reference").fit(windows)
     assert weighted.channel_weights_.shape == (3,) and np.all(weighted.channel_weights_ > 0)
     # same seed, same network: the weighting only changes how channel errors are combined
@@ -67,6 +68,23 @@ def test_error_weighting(windows, fitted):
     np.testing.assert_allclose(weighted.score_samples(windows), -(errors @ weighted.channel_weights_) / 3,
                                rtol=1e-12)
     np.testing.assert_allclose(errors.mean(axis=0) * weighted.channel_weights_, 1.0, rtol=1e-9)
+
+
+def test_continuous_weighting_leaves_on_off_channels_out_of_the_score():
+    series = _series(600, c=3)
+    series[:, 2] = (series[:, 2] > 0).astype(np.float32)  # an on/off flag
+    X, _ = sliding_windows(series, 16, horizon=0)
+    det = SBTAnomalyDetector(**TINY).fit(X)  # error_weighting="continuous" by default
+    np.testing.assert_array_equal(det.channel_weights_, [1.5, 1.5, 0.0])  # mean over the 2 kept channels
+    errors = det._squared_errors(X)
+    np.testing.assert_allclose(det.score_samples(X), -errors[:, :2].mean(axis=1), rtol=1e-12)
+    flipped = np.array(X[:5])  # flip the flag's last value: with target="predict" only its error changes
+    flipped[:, 2, -1] = 1 - flipped[:, 2, -1]
+    np.testing.assert_array_equal(det.score_samples(flipped), det.score_samples(X[:5]))
+    # the same rule on windows that are not a view of one series, and with every channel on/off
+    np.testing.assert_array_equal(two_valued_channels(np.array(X[::7])), [False, False, True])
+    flags = SBTAnomalyDetector(**TINY).fit((X[:, 2:] > 0.5).astype(np.float32))
+    np.testing.assert_array_equal(flags.channel_weights_, [1.0])  # no continuous channel: all of them
 
 
 def test_huber_loss_trains_another_model(windows, fitted):
@@ -122,6 +140,13 @@ def test_score_series_alignment(fitted):
     np.testing.assert_allclose(scores[:15], scores[15])
     with pytest.raises(ValueError, match="fewer than window"):
         fitted.score_series(series[:10])
+    smoothed = fitted.score_series(series, smooth=4)  # each step: the lowest of the last 4 window scores
+    window_scores = fitted.score_samples(windows)
+    expected = [window_scores[max(0, i - 3) : i + 1].min() for i in range(len(window_scores))]
+    np.testing.assert_array_equal(smoothed[15:], expected)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="smooth"):
+            fitted.score_series(series, smooth=bad)
 
 
 def test_determinism_clone_and_pickle(windows, fitted):
