@@ -44,8 +44,8 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     With ``linear_base="ridge"`` (the default) a closed-form ridge regression on the recent
     lags is fitted first and the SBT learns what it leaves (its residual); the forecast is the
-    sum. The network's output is then scaled by a trainable per-channel gate that starts at 0,
-    so training starts from the ridge forecast. The base's coefficients are float16 (for
+    sum. The network's output is then scaled by a trainable per-channel gate (starting at 1),
+    so that a channel where the network does not help can be shrunk towards the ridge forecast. The base's coefficients are float16 (for
     ETTm1, 199 lags x 7 x 7 channels: 19.5 KB, more than the SBT's own 16 KB file), which
     ``linear_base=None`` saves. Measured on ETTm1 and Weather (see the user guide), the base is
     what lets the SBT beat a tuned Ridge.

@@ -29,7 +29,7 @@ MAX_FEATURES = 1536
 #: more than sqrt(MAX_COEFS) = 128 channels no automatic base is fitted
 MAX_COEFS = 16384
 #: most windows whose statistics are accumulated (a seeded subset of longer series)
-MAX_WINDOWS = 32768
+MAX_WINDOWS = 65536
 #: fewest validation windows for the automatic choice; below it, fixed defaults are used
 MIN_VALIDATION = 16
 #: feature values (float64) materialised at a time while accumulating statistics

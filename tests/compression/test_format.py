@@ -173,7 +173,7 @@ def test_malformed_payloads_are_refused(payload, match):
 
 
 def test_dense_layers_store_float_weights():
-    # (without the linear base: its zero-initialised output gate leaves the decoder untouched by one step)
+    # (the plain network, without the linear base and its output gate)
     est = fitted("forecaster", binary=False, p=0.0, linear_base=None)
     _, tensors = read_model_bytes(est.to_bytes())
     assert "state.decoder.weight" in tensors and tensors["sbt.masks"].size == 0
