@@ -82,7 +82,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         in training (over all channels if none does): on/off flags, such as the command
         channels of SMAP and MSL, are left out of the score (they still feed the network).
         Measured on MSL: ROC-AUC 70.1 against 60.7 for ``"none"`` (SMAP 39.5 against 41.5;
-        see ``docs/benchmarks/anomaly_scoring_study``). ``"none"``: the mean over channels of
+        see ``docs/benchmarks/anomaly_scoring_study.md``). ``"none"``: the mean over channels of
         the squared error of the standardised last step (the paper's score). ``"reference"``:
         each channel's squared error is first divided by its mean on the training windows
         (floored at 1 % of the mean over channels), so a channel counts by how unusual its
@@ -447,7 +447,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             Give step ``t`` the lowest score of the windows ending at ``t - smooth + 1`` ...
             ``t`` (a causal running maximum of the error), so that a large error keeps its
             step flagged for ``smooth`` steps. Measured on MSL with ``smooth=25``: ROC-AUC
-            77.3 against 70.1 (``docs/benchmarks/anomaly_scoring_study``). Smoothed scores
+            77.3 against 70.1 (``docs/benchmarks/anomaly_scoring_study.md``). Smoothed scores
             are lower than window scores: set thresholds on smoothed reference scores
             (``score_series`` of the training series), not on ``offset_``.
 
