@@ -341,7 +341,11 @@ def markdown(results):
     lines += ["", "F1 (q): at the quantile threshold; PA: point-adjusted; P / R: unadjusted precision and recall "
               "at the quantile threshold; for SBT, fit s includes the detector's own scoring pass over the "
               "training windows (which sets its threshold) and a second one that the benchmark makes to get the "
-              "reference scores for POT; score s is the scoring of every test step. 1 torch thread, on a machine "
+              "reference scores for POT; score s is the scoring of every test step. The `smooth=25` row is the "
+              "p=0.75 model scored with `score_series(..., smooth=25)` (each step: the lowest score of the 25 "
+              "windows ending at it); its reference scores are the smoothed scores of the training series and "
+              "its fit s is that scoring pass only. The SBT rows use the default error_weighting='continuous' "
+              "(on/off channels left out of the score). 1 torch thread, on a machine "
               "shared with other jobs, so timings are only indicative. See docs/user_guide/anomaly_detection.md "
               "for the discussion.", ""]
     return "\n".join(lines)
