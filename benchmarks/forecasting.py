@@ -200,10 +200,17 @@ def to_markdown(result: dict) -> str:
                 def cell(key, fmt):
                     vals = [run[key] for run in r["runs"]]
                     return f"{fmt.format(np.median(vals))} ({fmt.format(min(vals))}-{fmt.format(max(vals))})"
+                base = r["runs"][0].get("base_lags")
+                base_note = f", linear base L={base}" if base else ""
                 lines.append(f"| {ds} | {name} | {cell('mse', '{:.4f}')} | {cell('mae', '{:.4f}')} | "
                              f"{np.median([x['fit_s'] for x in r['runs']]):.0f} | "
                              f"{np.median([x['predict_s'] for x in r['runs']]):.1f} | "
-                             f"{seeds_note}epochs {r['runs'][0]['epochs']} |")
+                             f"{seeds_note}epochs {r['runs'][0]['epochs']}{base_note} |")
+                if name == "SBT p=0.5" and "base_only" in r["runs"][0]:  # what the SBT adds to its base
+                    only = [x["base_only"] for x in r["runs"]]
+                    lines.append(f"| {ds} | its linear base alone | {np.median([o['mse'] for o in only]):.4f} | "
+                                 f"{np.median([o['mae'] for o in only]):.4f} | | | the SBT p=0.5 models' ridge "
+                                 f"(L={base}, alpha={r['runs'][0]['base_alpha']:g}), network output left out |")
             elif "paper" in r:
                 lines.append(f"| {ds} | {name} | {r['mse']:.3f} | {r['mae']:.3f} | | | paper Table 4 |")
             else:
@@ -212,6 +219,8 @@ def to_markdown(result: dict) -> str:
                              f"{r['predict_s']:.2f} | {note} |")
     if info.get("note"):
         lines += ["", f"Note: {info['note']}"]
+    if result.get("note"):
+        lines += ["", f"Note: {result['note']}"]
     lines.append("")
     return "\n".join(lines)
 
