@@ -68,7 +68,8 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
     flagged = float(np.mean(anomaly > det.threshold_))
 
     iforest = IsolationForest(random_state=random_state).fit(train)
-    scores = {"SBT": anomaly, "IsolationForest": -iforest.score_samples(test),
+    scores = {"SBT": anomaly, "SBT, smooth=25": -det.score_series(test, smooth=25),
+              "IsolationForest": -iforest.score_samples(test),
               "random": np.random.default_rng(random_state).random(len(test))}
     roc = {k: 100 * roc_auc_score(labels, v) for k, v in scores.items()}
     pr = {k: 100 * average_precision_score(labels, v) for k, v in scores.items()}
