@@ -40,14 +40,23 @@ def two_process_run(tmp_path_factory):
     env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
     if Path("/sys/class/net/lo").exists():
         env["GLOO_SOCKET_IFNAME"] = "lo"  # keep gloo on the loopback interface
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(SCRIPT), str(out), *TASKS]
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:  # subprocess.run kills torchrun; torchrun's children follow
-        pytest.fail(f"torchrun did not finish in {TIMEOUT_S} s:\n{exc.stdout}\n{exc.stderr}")
-    assert proc.returncode == 0, f"torchrun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    return json.loads((out / "result.json").read_text()), out
+    failures = []
+    # One retry: twice, on a busy machine, a worker died in torch's C++ runtime right after start
+    # ("terminate called without an active exception", no Python frame, not reproducible in a dozen
+    # later runs). Errors of our code are reported in result.json by the script and never retried.
+    for _ in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
+               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(SCRIPT), str(out), *TASKS]
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:  # subprocess.run kills torchrun; torchrun's children follow
+            pytest.fail(f"torchrun did not finish in {TIMEOUT_S} s:\n{exc.stdout}\n{exc.stderr}")
+        if proc.returncode == 0:
+            return json.loads((out / "result.json").read_text()), out
+        failures.append(f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        if (out / "result.json").exists():
+            break  # the script itself finished and reported: no infrastructure failure to retry
+    pytest.fail("torchrun failed:\n" + "\n---- retry ----\n".join(failures))
 
 
 def _task(result, task):
