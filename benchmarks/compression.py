@@ -78,7 +78,7 @@ def _fit_row(row, n: int = 8):
     return est
 
 
-def _trained_ettm1(data_home, linear_base):
+def _trained_ettm1(data_home, linear_base, norm="layer"):
     """An SBTForecaster of the ETTm1 shape trained briefly on ETTm1 itself (None without the data)."""
     from sbt_sklearn.data import load_ett
 
@@ -89,7 +89,7 @@ def _trained_ettm1(data_home, linear_base):
         return None
     X, y = sliding_windows(train.to_numpy(np.float32), 199)
     return SBTForecaster(p=0.5, d=64, max_epochs=2, max_windows_per_epoch=2048, linear_base=linear_base,
-                         random_state=0).fit(X, y)
+                         norm=norm, random_state=0).fit(X, y)
 
 
 def _file_row(name, row, est) -> dict:
@@ -126,8 +126,10 @@ def _file_row(name, row, est) -> dict:
 
 def file_sizes(data_home=None) -> list[dict]:
     rows = [_file_row(name, row, _fit_row(row)) for name, row in PAPER_TABLE6.items()]
-    for label, base in (("ETTm1 (trained, no base)", None), ("ETTm1 (trained, default: ridge base)", "ridge")):
-        trained = _trained_ettm1(data_home, base)
+    for label, base, norm in (("ETTm1 (trained, no base)", None, "layer"),
+                              ("ETTm1 (trained, no base, norm=layer_plain)", None, "layer_plain"),
+                              ("ETTm1 (trained, default: ridge base)", "ridge", "layer")):
+        trained = _trained_ettm1(data_home, base, norm)
         if trained is not None:
             rows.append(_file_row(label, PAPER_TABLE6["ETTm1"], trained))
     return rows
@@ -190,7 +192,8 @@ def to_markdown(result: dict) -> str:
         "for one step on random data (forecasters without the linear base, as the paper's architecture), "
         "their norm parameters then moved by N(0, 0.1) noise so that they do not compress better than "
         "trained ones; the `ETTm1 (trained ...)` rows are trained on ETTm1 itself, without and with the "
-        "default linear base (199 lags x 7 x 7 float16 coefficients, charged to the dense twin's file too). "
+        "default linear base (199 lags x 7 x 7 float16 coefficients, charged to the dense twin's file too), and "
+        "once with `norm='layer_plain'` (layer norm without gain and bias: no float norm parameters). "
         "Dense: the FP32 twin's `state_dict` saved with safetensors. Paper: the paper's theoretical SBT size "
         "(Table 6 bits / 8). `dense / masks` is the ratio a file holding nothing but the masks would "
         "reach: 32 x the dense twin's extra bytes at p = 0.5, the bound for any file of this model. "

@@ -272,7 +272,8 @@ def honest_counts(net: nn.Module) -> dict:
 
 
 def _paper_spec(module_kwargs: dict, net: nn.Module, window: int, task: str) -> ArchSpec:
-    norm = {"batch": "batch", "none": "none", "layer": "layer_time"}[module_kwargs.get("norm", "batch")]
+    norm = {"batch": "batch", "none": "none", "layer": "layer_time",
+            "layer_plain": "layer_time"}[module_kwargs.get("norm", "batch")]
     p = float(getattr(net, "p", module_kwargs.get("p", 0.5)))
     return ArchSpec(
         n_channels=int(net.encoder.embed.in_features), window=int(window), d=int(module_kwargs.get("d", 64)),

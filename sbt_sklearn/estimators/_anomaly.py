@@ -53,8 +53,9 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     attention : {"step_t", "full", "qkv_mask"}, default="step_t"
         Attention mode. ``"step_t"`` is the paper's mask, computed by a fast path in which
         only the last step runs real attention.
-    norm : {"none", "layer", "batch"}, default="none"
-        Normalisation after each residual (the SBT anomaly model has none).
+    norm : {"none", "layer", "layer_plain", "batch"}, default="none"
+        Normalisation after each residual (the SBT anomaly model has none; ``"layer_plain"``:
+        layer norm without gain and bias).
     pos_encoding : {"fixed", "learnable"}, default="fixed"
         Sinusoidal (any length) or learnable positional encoding.
     topk_scope : {"layer", "global"}, default="layer"

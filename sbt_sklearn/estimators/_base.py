@@ -37,7 +37,7 @@ class SBTBase(PersistenceMixin, BaseEstimator):
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "d_ff": [Interval(Integral, 1, None, closed="left")],
         "attention": [StrOptions({"full", "step_t", "qkv_mask"})],
-        "norm": [StrOptions({"batch", "layer", "none"})],
+        "norm": [StrOptions({"batch", "layer", "layer_plain", "none"})],
         "pos_encoding": [StrOptions({"fixed", "learnable"})],
         "topk_scope": [StrOptions({"layer", "global"})],
         "pals": ["boolean"],

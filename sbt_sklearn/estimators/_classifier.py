@@ -42,8 +42,9 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         Feed-forward width.
     attention : {"qkv_mask", "full", "step_t"}, default="qkv_mask"
         Attention mode.
-    norm : {"batch", "layer", "none"}, default="batch"
-        Normalisation after each residual (batch statistics ignore padded steps).
+    norm : {"batch", "layer", "layer_plain", "none"}, default="batch"
+        Normalisation after each residual (batch statistics ignore padded steps;
+        ``"layer_plain"``: layer norm without gain and bias).
     pos_encoding : {"fixed", "learnable"}, default="fixed"
         Sinusoidal (any length) or learnable positional encoding.
     topk_scope : {"layer", "global"}, default="layer"

@@ -67,8 +67,10 @@ class SBTForecaster(RegressorMixin, SBTBase):
         Feed-forward width.
     attention : {"step_t", "full", "qkv_mask"}, default="step_t"
         Attention mode. ``"step_t"`` is the paper's forecasting mask with its fast path.
-    norm : {"layer", "batch", "none"}, default="layer"
-        Normalisation after each residual connection.
+    norm : {"layer", "layer_plain", "batch", "none"}, default="layer"
+        Normalisation after each residual connection. ``"layer_plain"`` is layer norm without
+        its trainable gain and bias: the model file then holds no float norm parameters (about
+        2 KB less at d=64 with 2 layers).
     pos_encoding : {"fixed", "learnable"}, default="fixed"
         Sinusoidal or learnable positional encoding.
     topk_scope : {"layer", "global"}, default="layer"

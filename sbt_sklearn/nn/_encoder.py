@@ -91,8 +91,8 @@ class SBTEncoder(nn.Module):
         Biprop sign-binary weights; ``False`` with ``p=0`` is the dense FP32 twin.
     attention : {"full", "step_t", "qkv_mask"}, default="full"
         Attention mode (see :class:`SparseMultiheadAttention`).
-    norm : {"batch", "layer", "none"}, default="batch"
-        Normalisation after each residual.
+    norm : {"batch", "layer", "layer_plain", "none"}, default="batch"
+        Normalisation after each residual (``"layer_plain"``: layer norm without gain and bias).
     pos_encoding : {"fixed", "learnable"}, default="fixed"
         Sinusoidal or learnable positional encoding.
     max_len : int, default=512

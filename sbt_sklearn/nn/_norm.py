@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 __all__ = ["MaskedBatchNorm", "make_norm", "NORMS"]
 
-NORMS = ("batch", "layer", "none")
+NORMS = ("batch", "layer", "layer_plain", "none")
 
 
 class MaskedBatchNorm(nn.BatchNorm1d):
@@ -58,11 +58,16 @@ class _NoNorm(nn.Module):
 
 
 def make_norm(kind: str, d: int) -> nn.Module:
-    """Build a norm over the width ``d``: ``"batch"``, ``"layer"`` or ``"none"``."""
+    """Build a norm over the width ``d``: ``"batch"``, ``"layer"``, ``"layer_plain"`` or ``"none"``.
+
+    ``"layer_plain"`` is layer norm without the trainable gain and bias (nothing to store).
+    """
     if kind == "batch":
         return MaskedBatchNorm(d)
     if kind == "layer":
         return _LayerNorm(d)
+    if kind == "layer_plain":
+        return _LayerNorm(d, elementwise_affine=False)
     if kind == "none":
         return _NoNorm()
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")

@@ -172,6 +172,17 @@ def test_malformed_payloads_are_refused(payload, match):
         read_model_bytes(_reframe(payload))
 
 
+def test_plain_layer_norm_stores_no_float_parameters():
+    est = fitted("forecaster", norm="layer_plain", linear_base=None)
+    _, tensors = read_model_bytes(est.to_bytes())
+    assert not [k for k in tensors if k.startswith("state.")]  # masks, scalers and nothing else
+    loaded = SBTForecaster.from_bytes(est.to_bytes())
+    np.testing.assert_array_equal(loaded.predict(_data()), est.predict(_data()))
+    folded = est.export_folded()
+    np.testing.assert_allclose(folded(torch.from_numpy(_data())).numpy(), est.predict(_data()), atol=1e-5)
+    assert len(est.to_bytes()) < len(fitted("forecaster", linear_base=None).to_bytes())
+
+
 def test_dense_layers_store_float_weights():
     # (the plain network, without the linear base and its output gate)
     est = fitted("forecaster", binary=False, p=0.0, linear_base=None)
