@@ -455,15 +455,28 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     return _st_save({"sbt": np.frombuffer(payload, dtype=np.uint8)}, metadata=metadata)
 
 
-def write_model_file(path, meta: dict, tensors: dict) -> int:
-    """Write :func:`write_model_bytes` to ``path`` atomically; return the number of bytes."""
-    blob = write_model_bytes(meta, tensors)
+def write_file_atomic(path, blob: bytes) -> int:
+    """Write ``blob`` to ``path`` through a temporary file and a rename; return its length."""
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as fh:
         fh.write(blob)
     os.replace(tmp, path)
     return len(blob)
+
+
+def read_file_bytes(path) -> bytes:
+    """The content of a model file; a directory is an :class:`SBTFileError`."""
+    try:
+        with open(os.fspath(path), "rb") as fh:
+            return fh.read()
+    except IsADirectoryError as exc:
+        raise SBTFileError(f"not a model file: {path} is a directory") from exc
+
+
+def write_model_file(path, meta: dict, tensors: dict) -> int:
+    """Write :func:`write_model_bytes` to ``path`` atomically; return the number of bytes."""
+    return write_file_atomic(path, write_model_bytes(meta, tensors))
 
 
 def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
@@ -583,12 +596,7 @@ def _parse_payload(payload: bytes) -> tuple[dict, dict]:
 
 def read_model_file(path) -> tuple[dict, dict]:
     """Read and verify a model file; see :func:`read_model_bytes`."""
-    try:
-        with open(os.fspath(path), "rb") as fh:
-            blob = fh.read()
-    except IsADirectoryError as exc:
-        raise SBTFileError(f"not a model file: {path} is a directory") from exc
-    return read_model_bytes(blob)
+    return read_model_bytes(read_file_bytes(path))
 
 
 # --------------------------------------------------------------------------------------------

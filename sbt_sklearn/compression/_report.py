@@ -412,7 +412,7 @@ def estimator_report(est) -> CompressionReport:
     task = "classification" if is_classifier(est) else ("anomaly" if is_outlier_detector(est) else "forecast")
     kwargs = dict(est.net_.get_params_for("module"))
     window = int(est.n_timesteps_) + extra
-    coef = getattr(est, "base_coef_", None)
-    base = (0, 0) if coef is None else (coef.size + est.base_intercept_.size, coef.size)
+    parts = est._linear_base()
+    base = (0, 0) if parts is None else (parts[0].size + parts[1].size, parts[0].size)
     return network_report(est.net_.module_, kwargs, window=window, task=task, file_bytes=len(est.to_bytes()),
                           estimator=type(est).__name__, linear_base=base)

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
-from ._linear_base import base_features, fit_linear_base
+from ._linear_base import fit_linear_base
 
 __all__ = ["SBTForecaster"]
 
@@ -302,12 +302,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
         y = (y - torch.as_tensor(self.scaler_mean_)) / torch.as_tensor(self.scaler_scale_)
         return inputs, y if level is None else y - level
 
-    def _base_forecast(self, x):
-        """The linear base's output for standardised windows ``x`` (B, T, C), or None without a base."""
-        if not getattr(self, "base_lags_", 0):
-            return None
-        coef = torch.as_tensor(self.base_coef_, device=x.device).float()
-        return base_features(x, self.base_lags_) @ coef + torch.as_tensor(self.base_intercept_, device=x.device)
+    def _linear_base(self):
+        """The fitted ridge base as ``(weight, bias)``, or None (see ``linear_base``)."""
+        return (self.base_coef_, self.base_intercept_) if getattr(self, "base_lags_", 0) else None
 
     def _check_y(self, y, n_samples: int, two_d_X: bool):
         """Validate y without copying float arrays; return (y as (n, C) array, was_1d)."""

@@ -17,10 +17,13 @@ from ..compression._format import (
     decode_json,
     encode_json,
     pack_module,
+    read_file_bytes,
     read_model_bytes,
     unpack_module,
+    write_file_atomic,
     write_model_bytes,
 )
+from ._linear_base import base_features
 
 __all__ = ["PersistenceMixin", "SBTFileError"]
 
@@ -64,7 +67,7 @@ def _task_io(est) -> tuple[str, str, int]:
     t, c = max(int(est.n_timesteps_), 2), int(est.n_channels_)
     x = torch.randn(2, t, c, generator=torch.Generator().manual_seed(0))
     inputs, second = est._make_batch(x.clone(), None, None)
-    base = est._base_forecast(x) if hasattr(est, "_base_forecast") else None
+    base = est._base_forecast(x)
     if base is not None:  # a linear base (the forecaster's) is exported as such: compare without it
         second = None if torch.allclose(second, base) else second - base
     xin = inputs["x"] if isinstance(inputs, dict) else inputs
@@ -104,6 +107,21 @@ class PersistenceMixin:
     ``export_onnx`` give deployable inference models; ``compression_report`` counts
     parameters, bits and FLOPs against the dense twin.
     """
+
+    # -- a linear model added to the network's output (the forecaster's linear base) -------------
+    def _linear_base(self):
+        """``(weight, bias)`` of a linear model on the last rows whose output is added to the
+        network's, or None. ``weight`` has shape (lags * C, C) over the features
+        ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of the standardised window."""
+        return None
+
+    def _base_forecast(self, x):
+        """The linear base's output for standardised windows ``x`` (B, T, C), or None."""
+        parts = self._linear_base()
+        if parts is None:
+            return None
+        coef, intercept = (torch.as_tensor(v, device=x.device).float() for v in parts)
+        return base_features(x, coef.shape[0] // x.shape[2]) @ coef + intercept
 
     # -- files ----------------------------------------------------------------------------------
     def _model_file_parts(self, include_scores: bool = False, include_history: bool = False):
@@ -261,13 +279,7 @@ class PersistenceMixin:
         >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
         True
         """
-        blob = self.to_bytes(include_scores=include_scores, include_history=include_history)
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-        return len(blob)
+        return write_file_atomic(path, self.to_bytes(include_scores=include_scores, include_history=include_history))
 
     @classmethod
     def load(cls, path, *, device="cpu"):
@@ -304,13 +316,8 @@ class PersistenceMixin:
         >>> SBTClassifier.load(path).classes_.tolist()
         [False, True]
         """
-        device = _check_device(device)
-        try:
-            with open(os.fspath(path), "rb") as fh:
-                blob = fh.read()
-        except IsADirectoryError as exc:
-            raise SBTFileError(f"not a model file: {path} is a directory") from exc
-        return cls.from_bytes(blob, device=device)
+        device = _check_device(device)  # before reading: a bad device fails fast
+        return cls.from_bytes(read_file_bytes(path), device=device)
 
     @classmethod
     def from_bytes(cls, blob: bytes, *, device="cpu"):
@@ -469,12 +476,11 @@ class PersistenceMixin:
         if not transforms:
             return fold_network(self.net_.module_, max_len=max_len)
         input_mode, output_mode, _ = _task_io(self)
-        base = (self.base_coef_, self.base_intercept_) if getattr(self, "base_lags_", 0) else None
         return fold_network(
             self.net_.module_, max_len=max_len, mean=self.scaler_mean_, scale=self.scaler_scale_,
             input_mode=input_mode, output_mode=output_mode,
             channel_weights=getattr(self, "channel_weights_", None) if output_mode.startswith("neg_weighted") else None,
-            base=base,
+            base=self._linear_base(),
         )
 
     def export_onnx(self, path, *, opset_version: int = 17) -> str:
