@@ -116,19 +116,23 @@ class FoldedAttention(nn.Module):
         b, t = x.shape[0], x.shape[1]
         return x.reshape(b, t, self.n_heads, self.head_dim).transpose(1, 2)
 
+    def attend_last(self, x: torch.Tensor) -> torch.Tensor:
+        """Step-T output of the last step of ``x`` (B, T, d), as a (B, d) matrix."""
+        b = x.shape[0]
+        past = x[:, :-1]  # (B, T-1, d)
+        a = torch.addmm(self.qk_bias, x[:, -1], self.qk).reshape(b, self.n_heads, self.d)  # (B, h, d)
+        w = torch.softmax(torch.bmm(a, past.transpose(1, 2)), dim=-1)  # (B, h, T-1)
+        ctx = torch.bmm(w, past).reshape(b, self.n_heads * self.d)  # (B, h*d)
+        return torch.addmm(self.vo_bias, ctx, self.vo_heads)
+
     def forward(self, x: torch.Tensor, last_only: bool) -> torch.Tensor:
-        """Attend over ``x`` (B, T, d); ``last_only`` returns the last step only, (B, 1, d)."""
+        """Attend over ``x`` (B, T, d); ``last_only`` returns the last step only, as (B, d)."""
         b, t = x.shape[0], x.shape[1]
         if self.mode == "step_t":
-            past = x[:, :-1]  # (B, T-1, d)
-            a = torch.addmm(self.qk_bias, x[:, -1], self.qk).reshape(b, self.n_heads, self.d)  # (B, h, d)
-            w = torch.softmax(torch.bmm(a, past.transpose(1, 2)), dim=-1)  # (B, h, T-1)
-            ctx = torch.bmm(w, past).reshape(b, self.n_heads * self.d)  # (B, h*d)
-            last = torch.addmm(self.vo_bias, ctx, self.vo_heads).unsqueeze(1)  # (B, 1, d)
             if last_only:
-                return last
+                return self.attend_last(x)
             out = self.vo(x)  # a past step attends to itself only: its output is out(v(x_t))
-            out[:, -1:] = last
+            out[:, -1] = self.attend_last(x)
             return out
         q = self._split(self.q(x[:, -1:] if last_only else x))  # only the last query when it is all we need
         k = self._split(self.k(x))
@@ -139,14 +143,16 @@ class FoldedAttention(nn.Module):
             k, v = k * m[1], v * m[2]
         w = torch.softmax((q @ k.transpose(-2, -1)) / self.sqrt_dh, dim=-1)
         o = (w @ v).transpose(1, 2)
-        return self.out(o.reshape(b, o.shape[1], self.d))
+        if last_only:
+            return self.out(o.reshape(b, self.d))
+        return self.out(o.reshape(b, t, self.d))
 
 
 class FoldedEncoderLayer(nn.Module):
     """Post-norm encoder layer ``x = n1(x + attn(x)); x = n2(x + lin2(relu(lin1(x))))``.
 
     With ``last_only=True`` only the last step is computed after attention (the last layer of
-    a last-step network).
+    a last-step network) and the layer maps (B, T, d) to (B, d).
     """
 
     def __init__(self, attn: FoldedAttention, lin1: nn.Linear, lin2: nn.Linear, norm1: nn.Module,
@@ -155,12 +161,15 @@ class FoldedEncoderLayer(nn.Module):
         self.attn, self.lin1, self.lin2, self.norm1, self.norm2 = attn, lin1, lin2, norm1, norm2
         self.last_only = bool(last_only)
 
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``n2(x + lin2(relu(lin1(x))))``."""
+        return self.norm2(self.lin2(torch.relu_(self.lin1(x))).add_(x))  # a fresh tensor: add in place
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         a = self.attn(x, self.last_only)
         if self.last_only:
-            x = x[:, -1:]
-        x = self.norm1(a.add_(x))  # a and the feed-forward output are fresh tensors: add in place
-        return self.norm2(self.lin2(torch.relu_(self.lin1(x))).add_(x))
+            x = x[:, -1]
+        return self.feed_forward(self.norm1(a.add_(x)))
 
 
 class FoldedSBT(nn.Module):
@@ -234,13 +243,33 @@ class FoldedSBT(nn.Module):
         self.base_lags = 0 if base_weight is None else int(base_weight.shape[0]) // c
         self.register_buffer("base_weight", torch.zeros(0, 0) if base_weight is None else base_weight.float())
         self.register_buffer("base_bias", torch.zeros(0) if base_bias is None else base_bias.float())
+        # A step-T first layer that keeps every step: for a past step, x + attn(x) after the
+        # embedding is affine in the raw input row, z_t + W_vo z_t + b_vo with
+        # z_t = W_e x_t + b_e + pos_t, i.e. x_t A + B_t with A = ((I + W_vo) W_e)^T and
+        # B_t = (I + W_vo)(b_e + pos_t) + b_vo: one (C, d) product per step instead of the
+        # (d, d) one (formed in float64), when there are no more channels than model dimensions.
+        first = self.layers[0] if len(self.layers) > 0 else None
+        self.fuse_first = bool(first is not None and first.attn.mode == "step_t" and not first.last_only
+                               and c <= pos.shape[1])
+        fw, fb = torch.zeros(0, 0), torch.zeros(0, 0)
+        if self.fuse_first:
+            with torch.no_grad():
+                d = self.pos.shape[1]
+                vo = first.attn.vo
+                wvo = torch.eye(d, dtype=torch.float64) + vo.weight.double()
+                emb_b = embed.bias.double() if embed.bias is not None else torch.zeros(d, dtype=torch.float64)
+                vo_b = vo.bias.double() if vo.bias is not None else torch.zeros(d, dtype=torch.float64)
+                fw = (wvo @ embed.weight.double()).T.float().contiguous()
+                fb = ((emb_b + self.pos.double()) @ wvo.T + vo_b).float()
+        self.register_buffer("first_weight", fw)
+        self.register_buffer("first_bias", fb)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.raw_input:
             x = (x.transpose(1, 2) - self.mean) / self.scale  # (B, T, C) float32, as the estimators
         b, c = x.shape[0], x.shape[2]
         last = x[:, -1]  # the last observed row (standardised)
-        base = last.new_zeros(0)
+        base = last  # replaced below when there is a linear base (no allocation otherwise)
         if self.base_lags > 0:  # linear base on [x_T, x_{T-1} - x_T, ..., x_{T-L+1} - x_T]
             past = x[:, x.shape[1] - self.base_lags : -1].flip(1) - last[:, None, :]
             base = torch.cat([last, past.reshape(b, -1)], dim=1) @ self.base_weight + self.base_bias
@@ -250,11 +279,19 @@ class FoldedSBT(nn.Module):
             x = torch.cat([x, x.new_zeros(b, 1, c)], dim=1)
         elif self.input_mode == "zero_last":
             x = torch.cat([x[:, :-1], x.new_zeros(b, 1, c)], dim=1)
-        z = self.embed(x).add_(self.pos[: x.shape[1]])
-        for layer in self.layers:
-            z = layer(z)
+        t = x.shape[1]
+        z = self.embed(x).add_(self.pos[:t])
+        for i, layer in enumerate(self.layers):
+            if i == 0 and self.fuse_first:
+                pre = torch.matmul(x, self.first_weight).add_(self.first_bias[:t])  # past steps: z + attn(z)
+                pre[:, -1] = layer.attn.attend_last(z).add_(z[:, -1])
+                z = layer.feed_forward(layer.norm1(pre))
+            else:
+                z = layer(z)
         z = torch.relu(z)
-        out = self.decoder(z.mean(dim=1) if self.head == "mean" else z[:, -1])
+        if z.dim() == 3:
+            z = z.mean(dim=1) if self.head == "mean" else z[:, -1]
+        out = self.decoder(z)
         if self.base_lags > 0:
             out = out + base
         if self.output_mode == "softmax":

@@ -152,7 +152,9 @@ def honest_flops(net: nn.Module, window: int) -> dict:
     """Non-zero multiply-adds (and softmax/norm operations) of one sample, as our inference runs.
 
     Step-T attention is counted as the folded model (:func:`fold_network`) computes it: a past
-    step's output is one product with ``W_o W_v``; the last query's scores are
+    step's output is one product with ``W_o W_v`` (in the first layer, ``x_t + attn(x_t)`` is
+    one product of the raw input row with ``((I + W_o W_v) W_e)^T`` plus a per-step bias
+    table, when the input has no more channels than ``d``); the last query's scores are
     ``(x_T W_q,h^T W_k,h) . x_t`` and its output ``sum_h (w_h x) (W_o,h W_v,h)^T``, so no key or
     value projection of the past steps is computed. The products of folded weights are counted
     by their structural non-zeros.
@@ -195,6 +197,12 @@ def honest_flops(net: nn.Module, window: int) -> dict:
         if a.mode == "step_t":
             keys = T - 1
             vo, qk, vo_heads = _step_t_folded_nnz(a)
+            if i == 0 and not last and enc.embed.in_features <= d:  # past steps: x_t ((I + W_o W_v) W_e)^T + B_t, from the raw row
+                with torch.no_grad():
+                    ovx = (a.out_proj.effective_weight() != 0).double() @ (a.v_proj.effective_weight() != 0).double()
+                    fused = (torch.eye(d, dtype=torch.float64) + ovx) @ (enc.embed.effective_weight() != 0).double()
+                vo = int(torch.count_nonzero(fused))
+                t["pos_encoding"] += T * d
             t["projections"] += qk + vo_heads + (0 if last else T * vo)
             t["attention"] += 2 * h * keys * d
             t["softmax"] += 2 * h * keys

@@ -89,11 +89,15 @@ def test_folded_core_takes_standardised_network_input():
         np.testing.assert_allclose(core(x).numpy(), est.module_(x).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("attention, norm", [("step_t", "layer"), ("full", "none"), ("qkv_mask", "batch")])
+@pytest.mark.parametrize("attention, norm, channels", [
+    ("step_t", "layer", 3), ("step_t", "none", 11), ("step_t", "batch", 3), ("full", "none", 3), ("qkv_mask", "batch", 3),
+])
 @pytest.mark.parametrize("net_cls", [SBTClassificationNet, SBTLastStepNet])
-def test_fold_network_matches_the_network(net_cls, attention, norm):
+def test_fold_network_matches_the_network(net_cls, attention, norm, channels):
+    """Every attention mode; step-T with the first layer folded into the embedding (3 channels <= d)
+    and without (11 channels > d)."""
     torch.manual_seed(0)
-    net = net_cls(3, 2, d=8, n_layers=2, d_ff=16, attention=attention, norm=norm, max_len=15, seed=3)
+    net = net_cls(channels, 2, d=8, n_layers=2, d_ff=16, attention=attention, norm=norm, max_len=15, seed=3)
     with torch.no_grad():
         for layer in net.modules():
             if isinstance(layer, nn.BatchNorm1d):
@@ -102,9 +106,11 @@ def test_fold_network_matches_the_network(net_cls, attention, norm):
                 layer.weight.uniform_(0.5, 2)
                 layer.bias.uniform_(-1, 1)
     net.eval()
-    x = torch.randn(5, 15, 3)
+    x = torch.randn(5, 15, channels)
+    folded = fold_network(net)
+    assert folded.fuse_first == (attention == "step_t" and channels <= 8)
     with torch.no_grad():
-        np.testing.assert_allclose(fold_network(net)(x).numpy(), net(x).numpy(), atol=1e-5)
+        np.testing.assert_allclose(folded(x).numpy(), net(x).numpy(), atol=1e-5)
 
 
 def test_step_t_fast_path_equals_the_explicitly_masked_attention():

@@ -80,15 +80,18 @@ def test_honest_counts_by_hand():
     assert f["total"] == sum(v for k, v in f.items() if k != "total")
 
 
-@pytest.mark.parametrize("net_cls, attention, norm", [
-    (SBTLastStepNet, "step_t", "layer"), (SBTLastStepNet, "full", "batch"), (SBTClassificationNet, "full", "none"),
+@pytest.mark.parametrize("net_cls, attention, norm, channels", [
+    (SBTLastStepNet, "step_t", "layer", 3), (SBTLastStepNet, "step_t", "layer", 10),
+    (SBTLastStepNet, "full", "batch", 3), (SBTClassificationNet, "full", "none", 3),
 ])
-def test_honest_matmul_flops_match_torch_flop_counter(net_cls, attention, norm):
-    """Without pruning, our count of linear and attention MACs is what torch counts on the folded model."""
-    net = net_cls(3, 2, d=8, n_heads=2, n_layers=2, d_ff=16, p=0.0, attention=attention, norm=norm).eval()
+def test_honest_matmul_flops_match_torch_flop_counter(net_cls, attention, norm, channels):
+    """Without pruning, our count of linear and attention MACs is what torch counts on the folded model
+    (step-T with 3 channels folds the first layer's past steps into the embedding; with 10 > d it does not)."""
+    net = net_cls(channels, 2, d=8, n_heads=2, n_layers=2, d_ff=16, p=0.0, attention=attention, norm=norm).eval()
     folded = fold_network(net)
+    assert folded.fuse_first == (attention == "step_t" and channels <= 8)
     with FlopCounterMode(display=False) as counter:
-        folded(torch.randn(1, 12, 3))
+        folded(torch.randn(1, 12, channels))
     f = honest_flops(net, 12)
     macs = f["embedding"] + f["projections"] + f["attention"] + f["feed_forward"] + f["head"]
     if net_cls is SBTClassificationNet:
