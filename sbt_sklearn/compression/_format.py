@@ -1,6 +1,6 @@
 """The ``.sbt`` model file: a safetensors file whose one tensor is a compressed payload.
 
-Layout (format version 2)
+Layout (format version 3)
 -------------------------
 A model file is a plain `safetensors <https://github.com/huggingface/safetensors>`_ file with
 one ``uint8`` tensor named ``sbt`` and three string metadata entries (``__metadata__``):
@@ -14,7 +14,10 @@ one ``uint8`` tensor named ``sbt`` and three string metadata entries (``__metada
     the SHA-256 digest of the ``sbt`` tensor's bytes.
 
 The ``sbt`` tensor is one zlib stream holding an 8-byte little-endian length, a JSON document
-and then the raw bytes of every tensor, back to back. The JSON document has two members:
+and then the raw bytes of every tensor, back to back. The stream is compressed with a preset
+dictionary (:data:`~sbt_sklearn.compression._dictionary.ZDICT_V3`, a typical document of each
+estimator): the JSON then costs about 150 bytes instead of 800. Version 2 is the same layout
+without the dictionary; it is still read. The JSON document has two members:
 ``meta`` (package versions, the estimator class name, its hyperparameters and fitted
 attributes, the network class and keyword arguments, the sparse-layer table, see
 :func:`pack_module`) and ``tensors``, the ordered index ``[[name, dtype, shape], ...]`` of the
@@ -52,6 +55,7 @@ from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
 from ..nn import SparseBinaryLinear
+from ._dictionary import ZDICT_V3
 
 __all__ = [
     "FORMAT_NAME",
@@ -72,8 +76,10 @@ __all__ = [
 #: value of the ``format`` metadata entry of every model file
 FORMAT_NAME = "sbt-sklearn-model"
 #: version of the layout written by this package; readers accept only versions they know
-FORMAT_VERSION = 2
-_READABLE_VERSIONS = frozenset({2})
+FORMAT_VERSION = 3
+#: readable versions and the preset zlib dictionary of each
+_ZDICTS = {2: b"", 3: ZDICT_V3}
+_READABLE_VERSIONS = frozenset(_ZDICTS)
 #: largest header safetensors itself accepts (100 MB); anything beyond is not a model file
 _MAX_HEADER = 100_000_000
 #: largest decompressed payload a reader accepts (guards against decompression bombs)
@@ -446,7 +452,8 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     index = [[name, arr.dtype.str, list(arr.shape)] for name, arr in arrays.items()]
     doc = json.dumps({"meta": meta, "tensors": index}, separators=(",", ":"), allow_nan=False).encode("utf-8")
     raw = b"".join([struct.pack("<Q", len(doc)), doc, *(arr.tobytes() for arr in arrays.values())])
-    payload = zlib.compress(raw, 9)
+    deflate = zlib.compressobj(9, zdict=_ZDICTS[FORMAT_VERSION])
+    payload = deflate.compress(raw) + deflate.flush()
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -551,11 +558,17 @@ def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
     payload = payload.tobytes()
     if info.get("sha256") != hashlib.sha256(payload).hexdigest():
         raise SBTFileError("invalid model file: checksum mismatch (the file is corrupted or was modified)")
-    return _parse_payload(payload)
+    meta, tensors = _parse_payload(payload, _ZDICTS[int(version)])
+    if "format_version" in meta and meta["format_version"] != int(version):
+        raise SBTFileError("invalid model file: metadata and container disagree on the format version")
+    return meta, tensors
 
 
-def _parse_payload(payload: bytes) -> tuple[dict, dict]:
-    inflater = zlib.decompressobj()
+def _parse_payload(payload: bytes, zdict: bytes) -> tuple[dict, dict]:
+    if zdict and (len(payload) < 2 or not payload[1] & 0x20):  # FDICT: the stream names a preset dictionary
+        raise SBTFileError("invalid model file: the payload does not decompress (it was not compressed "
+                           "with the format's preset dictionary)")
+    inflater = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
     try:
         raw = inflater.decompress(payload, _MAX_PAYLOAD)
     except zlib.error as exc:

@@ -12,6 +12,7 @@ import torch
 
 from .._version import __version__
 from ..compression._format import (
+    _READABLE_VERSIONS,
     FORMAT_VERSION,
     SBTFileError,
     decode_json,
@@ -372,7 +373,7 @@ class PersistenceMixin:
     def _from_parts(cls, meta, tensors, device):
         from skorch.history import History
 
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in _READABLE_VERSIONS:  # read_model_bytes checked it against the container
             raise SBTFileError("invalid model file: metadata and container disagree on the format version")
         est_cls = cls._resolve_class(meta.get("estimator"))
         params, attributes = meta["params"], meta["attributes"]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from _payload import deflate, inflate
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
 from sbt_sklearn.compression import (
     SBTFileError,
@@ -124,12 +125,50 @@ def test_container_is_one_compressed_safetensors_tensor():
     header = json.loads(blob[8 : 8 + struct.unpack("<Q", blob[:8])[0]])
     assert set(header) == {"__metadata__", "sbt"} and header["sbt"]["dtype"] == "U8"
     assert set(header["__metadata__"]) == {"format", "format_version", "sha256"}
-    assert header["__metadata__"]["format_version"] == "2"
+    assert header["__metadata__"]["format_version"] == "3"
     payload = st_load(blob)["sbt"].tobytes()
-    raw = zlib.decompress(payload)
+    with pytest.raises(zlib.error):  # format 3 needs the preset dictionary
+        zlib.decompress(payload)
+    raw = inflate(payload)
     n_doc = struct.unpack("<Q", raw[:8])[0]
     doc = json.loads(raw[8 : 8 + n_doc])
     assert set(doc) == {"meta", "tensors"} and doc["tensors"][0][0] == "attr.scaler_mean_"
+
+
+def test_preset_dictionary_is_fixed():
+    """Format-3 files can only be read with exactly these dictionary bytes."""
+    from sbt_sklearn.compression._dictionary import ZDICT_V3, ZDICT_V3_SHA256
+
+    assert hashlib.sha256(ZDICT_V3).hexdigest() == ZDICT_V3_SHA256 == (
+        "f155a5c103bfdb4bbb5bb86ef96f326a64123c3c0eb01dced6e58ac396d30f07")
+
+
+def test_format_2_files_still_load():
+    """Version 2 is version 3 without the preset dictionary."""
+    est = fitted("forecaster")
+    raw = inflate(st_load(est.to_bytes())["sbt"].tobytes())
+    n_doc = struct.unpack("<Q", raw[:8])[0]
+    doc = json.loads(raw[8 : 8 + n_doc])
+
+    def plain(version_in_doc):  # the payload compressed without the dictionary
+        doc["meta"]["format_version"] = version_in_doc
+        text = json.dumps(doc).encode()
+        return zlib.compress(struct.pack("<Q", len(text)) + text + raw[8 + n_doc:])
+
+    X = _data()
+    np.testing.assert_array_equal(SBTForecaster.from_bytes(_reframe(plain(2), "2")).predict(X), est.predict(X))
+    with pytest.raises(SBTFileError, match="does not decompress"):
+        SBTForecaster.from_bytes(_reframe(plain(2), "3"))
+    with pytest.raises(SBTFileError, match="disagree on the format version"):
+        SBTForecaster.from_bytes(_reframe(plain(3), "2"))
+
+
+def test_metadata_costs_little_with_the_preset_dictionary():
+    """The JSON document of a default model compresses to a few hundred bytes at most."""
+    raw = inflate(st_load(fitted("forecaster").to_bytes())["sbt"].tobytes())
+    n_doc = struct.unpack("<Q", raw[:8])[0]
+    with_dict, without = len(deflate(raw[: 8 + n_doc])), len(zlib.compress(raw[: 8 + n_doc], 9))
+    assert with_dict < 300 < without
 
 
 def test_tensors_keep_dtype_shape_and_byte_order():
@@ -143,29 +182,30 @@ def test_tensors_keep_dtype_shape_and_byte_order():
         write_model_bytes({}, {"s": np.array(["x"])})
 
 
-def _reframe(raw: bytes) -> bytes:
+def _reframe(raw: bytes, version: str = "3") -> bytes:
     """A container around an arbitrary (already compressed) payload, with a valid checksum."""
-    meta = {"format": "sbt-sklearn-model", "format_version": "2", "sha256": hashlib.sha256(raw).hexdigest()}
+    meta = {"format": "sbt-sklearn-model", "format_version": version, "sha256": hashlib.sha256(raw).hexdigest()}
     return st_save({"sbt": np.frombuffer(raw, np.uint8)}, metadata=meta)
 
 
 def _doc(text: bytes, tail: bytes = b"") -> bytes:
-    return zlib.compress(struct.pack("<Q", len(text)) + text + tail)
+    return deflate(struct.pack("<Q", len(text)) + text + tail)
 
 
 @pytest.mark.parametrize("payload, match", [
     (b"not zlib", "does not decompress"),
-    (zlib.compress(b"\xff" * 10), "metadata runs past"),
-    (zlib.compress(bytes(64 << 20)), "not valid JSON"),  # 64 MB of zeros, inflated within the limit
+    (zlib.compress(b"x"), "does not decompress"),  # no preset dictionary: a format-2 stream
+    (deflate(b"\xff" * 10), "metadata runs past"),
+    (deflate(bytes(64 << 20)), "not valid JSON"),  # 64 MB of zeros, inflated within the limit
     (_doc(b"{}"), "'meta' and 'tensors'"),
-    (zlib.compress(b"x") + b"tail", "extra data"),
+    (deflate(b"x") + b"tail", "extra data"),
     (_doc(b'{"meta":{},"tensors":[["a"]]}'), "bad tensor index"),
     (_doc(b'{"meta":{},"tensors":[["a","<f4",[2]]]}', bytes(4)), "runs past"),
     (_doc(b'{"meta":{},"tensors":[["a","<f4",[1]],["a","<f4",[1]]]}', bytes(8)), "twice"),
     (_doc(b'{"meta":{},"tensors":[]}', bytes(1)), "no tensor describes"),
     (_doc(b'{"meta":{},"tensors":[["a","|O",[1]]]}', bytes(8)), "bad tensor index"),
     (_doc(b'{"meta":{},"tensors":[["a",">f4",[1]]]}', bytes(4)), "bad tensor index"),
-], ids=["not-zlib", "doc-length", "zeros", "members", "extra-data", "index-entry", "short-data", "duplicate",
+], ids=["not-zlib", "no-dictionary", "doc-length", "zeros", "members", "extra-data", "index-entry", "short-data", "duplicate",
         "leftover", "object-dtype", "big-endian"])
 def test_malformed_payloads_are_refused(payload, match):
     with pytest.raises(SBTFileError, match=match):
@@ -332,7 +372,7 @@ def _with_container(blob, **changes):
     return st_save({k: np.array(v) for k, v in st_load(blob).items()}, metadata=header["__metadata__"])
 
 
-@pytest.mark.parametrize("version", ["1", "3", "two"])
+@pytest.mark.parametrize("version", ["1", "4", "two"])
 def test_unknown_format_version_is_a_clear_error(version):
     blob = _with_container(fitted("classifier").to_bytes(), format_version=version)
     with pytest.raises(SBTFileError, match=f"unsupported model-file format version '{version}'"):

@@ -8,7 +8,6 @@ may escape. Well over 200 damaged files are generated.
 
 import json
 import struct
-import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from _payload import deflate, inflate
 from sbt_sklearn import SBTClassifier
 from sbt_sklearn.compression import SBTFileError
 
@@ -97,7 +97,7 @@ def _edit_metadata(blob, data):
     key = data.draw(st.sampled_from(sorted(info) + ["payload"]), label="key")
     tensors = {k: np.array(v) for k, v in st_load(blob).items()}
     if key == "payload":
-        raw = zlib.decompress(tensors["sbt"].tobytes())
+        raw = inflate(tensors["sbt"].tobytes())
         n_doc = struct.unpack("<Q", raw[:8])[0]
         doc = json.loads(raw[8 : 8 + n_doc])
         path = data.draw(st.sampled_from([
@@ -112,7 +112,7 @@ def _edit_metadata(blob, data):
             st.none() | st.integers(-5, 10**6) | st.text(max_size=8) | st.lists(st.integers(0, 99), max_size=20)
             | st.floats(allow_nan=False), label="value")
         text = json.dumps(doc).encode()
-        tensors["sbt"] = np.frombuffer(zlib.compress(struct.pack("<Q", len(text)) + text + raw[8 + n_doc:]), np.uint8)
+        tensors["sbt"] = np.frombuffer(deflate(struct.pack("<Q", len(text)) + text + raw[8 + n_doc:]), np.uint8)
     else:
         info[key] = data.draw(st.text(max_size=12), label="value")
     return st_save(tensors, metadata=info)
