@@ -20,6 +20,8 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ..anomaly._typicality import combined_anomaly
+
 __all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "fold_network"]
 
 #: input transforms: none, append a zero row (forecast), re-reference to the last row and append
@@ -202,6 +204,11 @@ class FoldedSBT(nn.Module):
         A linear base added to the network output (the forecaster's ``linear_base``): weight
         (lags * C, C) over the features ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of the
         standardised window, and bias (C,).
+    rarity : tuple of torch.Tensor or None
+        For the anomaly outputs: ``(channels, value_bins, error_tail, rarity_tail)`` of an
+        anomaly detector with ``rarity="marginal"`` (channel indices, histogram edges and tail
+        knots, see :mod:`sbt_sklearn.anomaly._typicality`); the output is then minus the
+        combined anomaly score instead of minus the weighted error.
 
     Examples
     --------
@@ -219,7 +226,7 @@ class FoldedSBT(nn.Module):
                  mean: Optional[torch.Tensor] = None, scale: Optional[torch.Tensor] = None,
                  input_mode: str = "none", output_mode: str = "raw",
                  channel_weights: Optional[torch.Tensor] = None, base_weight: Optional[torch.Tensor] = None,
-                 base_bias: Optional[torch.Tensor] = None) -> None:
+                 base_bias: Optional[torch.Tensor] = None, rarity: Optional[tuple] = None) -> None:
         super().__init__()
         if head not in ("mean", "last"):
             raise ValueError(f"head must be 'mean' or 'last', got {head!r}")
@@ -243,6 +250,12 @@ class FoldedSBT(nn.Module):
         self.base_lags = 0 if base_weight is None else int(base_weight.shape[0]) // c
         self.register_buffer("base_weight", torch.zeros(0, 0) if base_weight is None else base_weight.float())
         self.register_buffer("base_bias", torch.zeros(0) if base_bias is None else base_bias.float())
+        self.has_rarity = rarity is not None
+        parts = rarity if rarity is not None else (torch.zeros(0), torch.zeros(0, 2), torch.zeros(2, 2),
+                                                   torch.zeros(2, 2))
+        self.register_buffer("rarity_channels", torch.as_tensor(parts[0]).to(torch.int64))
+        for name, value in zip(("value_bins", "error_tail", "rarity_tail"), parts[1:]):
+            self.register_buffer(name, torch.as_tensor(value).to(torch.float64))
         # A step-T first layer that keeps every step: for a past step, x + attn(x) after the
         # embedding is affine in the raw input row, z_t + W_vo z_t + b_vo with
         # z_t = W_e x_t + b_e + pos_t, i.e. x_t A + B_t with A = ((I + W_vo) W_e)^T and
@@ -305,7 +318,11 @@ class FoldedSBT(nn.Module):
             if self.output_mode == "neg_weighted_error_delta" and x.shape[1] > 1:
                 target = last - x[:, -2]
             err = (out.to(torch.float64) - target.to(torch.float64)) ** 2
-            return -(err @ self.channel_weights) / err.shape[1]
+            error = (err @ self.channel_weights) / err.shape[1]
+            if self.has_rarity:
+                values = last.index_select(1, self.rarity_channels).to(torch.float64)
+                return -combined_anomaly(error, values, self.value_bins, self.error_tail, self.rarity_tail)
+            return -error
         return out
 
 
@@ -340,7 +357,7 @@ def _fold_norm(norm: nn.Module) -> nn.Module:
 
 
 def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale=None, input_mode: str = "none",
-                 output_mode: str = "raw", channel_weights=None, base=None) -> FoldedSBT:
+                 output_mode: str = "raw", channel_weights=None, base=None, rarity=None) -> FoldedSBT:
     """Fold a trained SBT network into a :class:`FoldedSBT` of plain torch layers.
 
     Parameters
@@ -358,6 +375,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
         Error weights of ``output_mode="neg_weighted_error"``.
     base : tuple of (weight, bias) or None, default=None
         Linear base added to the output (see :class:`FoldedSBT`).
+    rarity : tuple of array-like or None, default=None
+        Rarity tables of an anomaly detector (see :class:`FoldedSBT`).
 
     Returns
     -------
@@ -414,7 +433,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
             folded = FoldedSBT(lin(enc.embed, math.sqrt(enc.d)), pos, layers, decoder,
                                "last" if last_step else "mean", as_tensor(mean), as_tensor(scale), input_mode,
                                output_mode, as_tensor(channel_weights),
-                               *(as_tensor(v) for v in (base if base is not None else (None, None))))
+                               *(as_tensor(v) for v in (base if base is not None else (None, None))),
+                               None if rarity is None else tuple(torch.as_tensor(v) for v in rarity))
     finally:
         net.train(was_training)
     return folded.eval().requires_grad_(False)

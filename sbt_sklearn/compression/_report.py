@@ -335,7 +335,7 @@ def _state_file_bytes(module: nn.Module) -> int:
 
 
 def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: str, file_bytes: int | None = None,
-                   estimator: str | None = None, linear_base: tuple[int, int] = (0, 0)) -> CompressionReport:
+                   estimator: str | None = None, extras: dict | None = None) -> CompressionReport:
     """Compression report of a network (see :class:`CompressionReport`).
 
     Parameters
@@ -352,11 +352,13 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
         Measured size of the model file, if known.
     estimator : str or None, default=None
         Name to show.
-    linear_base : tuple of (float parameters, multiply-adds), default=(0, 0)
-        A float32 linear model outside the network whose output is added to it (the
-        forecaster's ``linear_base``). It is charged to both sides of the honest convention
-        (the dense twin of the estimator has it too), as ``linear_base`` in the FLOPs breakdown,
-        and its bytes to the dense file.
+    extras : dict of str to (int, int), or None, default=None
+        Float32 parts of the estimator outside the network, as ``name: (float parameters,
+        operations per sample)``: the forecaster's ``linear_base`` (its multiply-adds), the
+        anomaly detector's ``score_tables`` (histogram edges and tail knots of the rarity
+        term; its comparisons and arithmetic). Each is charged to both sides of the honest
+        convention (the dense twin of the estimator has it too), under its name in the FLOPs
+        breakdown, and its bytes to the dense file.
 
     Returns
     -------
@@ -386,14 +388,15 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
             ours_f, twin_f = honest_flops(net, window), honest_flops(twin, window)
     finally:
         net.train(was_training)
-    base_floats, base_flops = (int(v) for v in linear_base)
-    for counts in (ours_c, twin_c):
-        counts["float_params"] += base_floats
-        counts["size_bits"] += 32 * base_floats
-    for flops in (ours_f, twin_f):
-        if base_floats:
-            flops["linear_base"] = base_flops
-            flops["total"] += base_flops
+    extra_floats = 0
+    for name, (n_floats, n_ops) in (extras or {}).items():
+        extra_floats += int(n_floats)
+        for counts in (ours_c, twin_c):
+            counts["float_params"] += int(n_floats)
+            counts["size_bits"] += 32 * int(n_floats)
+        for flops in (ours_f, twin_f):
+            flops[name] = int(n_ops)
+            flops["total"] += int(n_ops)
     honest = {k: {"sbt": ours_c[k], "dense": twin_c[k]} for k in ("binary_params", "float_params", "size_bits",
                                                                   "mask_bits")}
     honest["flops"] = {"sbt": ours_f["total"], "dense": twin_f["total"]}
@@ -406,7 +409,7 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
         "p": round(1.0 - spec.keep, 12), "binary": binary, "attention": spec.attention,
         "norm": module_kwargs.get("norm"), "pos_encoding": spec.pos_encoding,
     }
-    files = {"sbt": file_bytes, "dense": _state_file_bytes(twin) + 4 * base_floats}
+    files = {"sbt": file_bytes, "dense": _state_file_bytes(twin) + 4 * extra_floats}
     return CompressionReport(model=model, paper=paper, honest=honest, file_bytes=files)
 
 
@@ -420,7 +423,14 @@ def estimator_report(est) -> CompressionReport:
     task = "classification" if is_classifier(est) else ("anomaly" if is_outlier_detector(est) else "forecast")
     kwargs = dict(est.net_.get_params_for("module"))
     window = int(est.n_timesteps_) + extra
+    extras = {}
     parts = est._linear_base()
-    base = (0, 0) if parts is None else (parts[0].size + parts[1].size, parts[0].size)
+    if parts is not None:  # multiply-adds: one per coefficient
+        extras["linear_base"] = (parts[0].size + parts[1].size, parts[0].size)
+    tables = est._rarity_tables()
+    if tables is not None:  # per channel: a comparison per bin edge and a few operations; per tail, one per knot
+        _, bins, error_tail, rarity_tail = tables
+        extras["score_tables"] = (bins.size + error_tail.size + rarity_tail.size,
+                                  bins.size + 6 * bins.shape[0] + error_tail.shape[1] + rarity_tail.shape[1] + 12)
     return network_report(est.net_.module_, kwargs, window=window, task=task, file_bytes=len(est.to_bytes()),
-                          estimator=type(est).__name__, linear_base=base)
+                          estimator=type(est).__name__, extras=extras)

@@ -116,6 +116,11 @@ class PersistenceMixin:
         ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of the standardised window."""
         return None
 
+    def _rarity_tables(self):
+        """``(channel indices, value bins, error tail, rarity tail)`` of an anomaly score that adds
+        a value-rarity term to the network's error, or None."""
+        return None
+
     def _base_forecast(self, x):
         """The linear base's output for standardised windows ``x`` (B, T, C), or None."""
         parts = self._linear_base()
@@ -482,6 +487,7 @@ class PersistenceMixin:
             input_mode=input_mode, output_mode=output_mode,
             channel_weights=getattr(self, "channel_weights_", None) if output_mode.startswith("neg_weighted") else None,
             base=self._linear_base(),
+            rarity=self._rarity_tables() if output_mode.startswith("neg_weighted") else None,
         )
 
     def export_onnx(self, path, *, opset_version: int = 17) -> str:

@@ -142,3 +142,14 @@ def test_every_estimator_reports(est):
     assert d["honest"]["binary_params"]["sbt"] == sum(
         m.weight.numel() for m in est.module_.modules() if getattr(m, "binary", False)
     )
+    # parts outside the network are charged to both sides: the forecaster's linear base, the detector's
+    # rarity tables (histogram edges and tail knots)
+    net_only = honest_counts(est.module_)["float_params"]
+    charged = d["honest"]["float_params"]["sbt"] - net_only
+    if isinstance(est, SBTForecaster):
+        assert charged == est.base_coef_.size + est.base_intercept_.size > 0
+    elif isinstance(est, SBTAnomalyDetector):
+        assert charged == est.value_bins_.size + est.error_tail_.size + est.rarity_tail_.size > 0
+        assert d["honest"]["flops_breakdown"]["sbt"]["score_tables"] > 0
+    else:
+        assert charged == 0

@@ -58,12 +58,17 @@ def test_conventions(fitted, windows):
     assert abs(np.mean(labels == -1) - fitted.contamination) <= 1.5 / len(windows)
 
 
-def test_error_weighting(windows, fitted):
+def _errors(det, X):
+    return det._window_terms(X)[0]
+
+
+def test_error_weighting(windows):
+    fitted = SBTAnomalyDetector(**TINY, rarity=None).fit(windows)
     np.testing.assert_array_equal(fitted.channel_weights_, np.ones(3))  # all channels continuous: plain mean
-    weighted = SBTAnomalyDetector(**TINY, error_weighting="reference").fit(windows)
+    weighted = SBTAnomalyDetector(**TINY, rarity=None, error_weighting="reference").fit(windows)
     assert weighted.channel_weights_.shape == (3,) and np.all(weighted.channel_weights_ > 0)
     # same seed, same network: the weighting only changes how channel errors are combined
-    errors = fitted._squared_errors(windows)
+    errors = _errors(fitted, windows)
     np.testing.assert_allclose(fitted.score_samples(windows), -errors.mean(axis=1), rtol=1e-12)
     np.testing.assert_allclose(weighted.score_samples(windows), -(errors @ weighted.channel_weights_) / 3,
                                rtol=1e-12)
@@ -74,13 +79,17 @@ def test_continuous_weighting_leaves_on_off_channels_out_of_the_score():
     series = _series(600, c=3)
     series[:, 2] = (series[:, 2] > 0).astype(np.float32)  # an on/off flag
     X, _ = sliding_windows(series, 16, horizon=0)
-    det = SBTAnomalyDetector(**TINY).fit(X)  # error_weighting="continuous" by default
+    det = SBTAnomalyDetector(**TINY, rarity=None).fit(X)  # error_weighting="continuous" by default
     np.testing.assert_array_equal(det.channel_weights_, [1.5, 1.5, 0.0])  # mean over the 2 kept channels
-    errors = det._squared_errors(X)
+    errors = _errors(det, X)
     np.testing.assert_allclose(det.score_samples(X), -errors[:, :2].mean(axis=1), rtol=1e-12)
     flipped = np.array(X[:5])  # flip the flag's last value: with target="predict" only its error changes
     flipped[:, 2, -1] = 1 - flipped[:, 2, -1]
     np.testing.assert_array_equal(det.score_samples(flipped), det.score_samples(X[:5]))
+    with_rarity = SBTAnomalyDetector(**TINY).fit(X)  # the flag is left out of the rarity term too
+    np.testing.assert_array_equal(with_rarity.rarity_channels_, [True, True, False])
+    assert with_rarity.value_bins_.shape == (2, 65)
+    np.testing.assert_array_equal(with_rarity.score_samples(flipped), with_rarity.score_samples(X[:5]))
     # the same rule on windows that are not a view of one series, and with every channel on/off
     np.testing.assert_array_equal(two_valued_channels(np.array(X[::7])), [False, False, True])
     flags = SBTAnomalyDetector(**TINY).fit((X[:, 2:] > 0.5).astype(np.float32))
@@ -217,6 +226,7 @@ def test_fit_and_score_do_not_copy_the_windows():
         (dict(q=1.0), "'q'"),
         (dict(max_windows_per_epoch=0), "max_windows_per_epoch"),
         (dict(error_weighting="max"), "error_weighting"),
+        (dict(rarity="joint"), "rarity"),
         (dict(loss="l1"), "loss"),
         (dict(max_windows_per_epoch=1.5), "max_windows_per_epoch"),
     ],
@@ -243,3 +253,56 @@ def test_missing_interpolate(windows):
     bad[3, 1, 4] = np.nan
     det = SBTAnomalyDetector(**{**TINY, "missing": "interpolate"}).fit(bad)
     assert np.isfinite(det.score_samples(bad)).all()
+
+
+def test_rarity_score_is_the_documented_combination(windows, fitted):
+    """score = -(max(0, T_e + log 0.05) + T_v), both terms calibrated on the training windows."""
+    from sbt_sklearn.anomaly._typicality import _TAIL_P
+
+    errors = _errors(fitted, windows)
+    error = errors.mean(axis=1)
+    last = (np.asarray(windows[:, :, -1], np.float32) - fitted.scaler_mean_.astype(np.float32)) \
+        / fitted.scaler_scale_.astype(np.float32)
+    last = last.astype(np.float64)
+    # bins: training quantiles of the standardised last rows; tails: -log upper-tail levels
+    assert fitted.value_bins_.dtype == np.float16 and fitted.error_tail_.dtype == np.float32  # stored as used
+    np.testing.assert_array_equal(fitted.value_bins_,
+                                  np.quantile(last, np.linspace(0, 1, 65), axis=0).T.astype(np.float16))
+    xs, ys = fitted.error_tail_.astype(np.float64)
+    assert np.all(np.diff(xs) > 0) and np.all(np.diff(ys) > 0) and ys[0] == 0.0
+    assert xs[0] == pytest.approx(error.min(), rel=1e-6)
+    assert xs[-1] == pytest.approx(np.quantile(error, 1 - _TAIL_P[-1]), rel=1e-6)
+
+    def tail(x, knots):  # piecewise linear, flat below, beyond: the last level per width of the range
+        xs, ys = knots.astype(np.float64)
+        return np.interp(x, xs, ys) + np.maximum(x - xs[-1], 0) * ys[-1] / (xs[-1] - xs[0])
+
+    def rarity(v):
+        total = 0.0
+        for c in range(v.shape[1]):
+            edges = fitted.value_bins_[c].astype(np.float64)
+            i = np.clip(np.searchsorted(edges, v[:, c], side="right") - 1, 0, 63)
+            width = np.maximum(edges[i + 1] - edges[i], 0.01)
+            outside = np.maximum(edges[0] - v[:, c], 0) + np.maximum(v[:, c] - edges[-1], 0)
+            total = total + np.log(64 * width) + outside / width
+        return total
+
+    expected = np.maximum(0, tail(error, fitted.error_tail_) + np.log(0.05)) + tail(rarity(last), fitted.rarity_tail_)
+    np.testing.assert_allclose(fitted.score_samples(windows), -expected, rtol=1e-9, atol=1e-12)
+    # the threshold is the contamination quantile of these training scores
+    assert fitted.offset_ == pytest.approx(np.percentile(-expected, 100 * fitted.contamination))
+
+
+def test_rarity_flags_a_well_predicted_level_shift():
+    """A flat stretch at a level never seen in training: easy to predict, rare as a value."""
+    t = np.arange(1500, dtype=np.float32)
+    series = np.sin(t / 7)[:, None].astype(np.float32)
+    X, _ = sliding_windows(series[:1000], 16, horizon=0)
+    test = series[1000:].copy()
+    test[200:300] = 1.6  # constant, outside the training range [-1, 1]
+    params = {**TINY, "max_epochs": 3}
+    with_rarity = SBTAnomalyDetector(**params).fit(X)
+    scores = with_rarity.score_series(test)
+    inside, outside = scores[215:300], np.r_[scores[15:200], scores[315:]]
+    assert inside.max() < outside.min()  # every step of the stretch scores below every normal step
+    assert (with_rarity.predict(sliding_windows(test, 16, horizon=0)[0])[200:285] == -1).all()
