@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..anomaly import pot_threshold
-from ..anomaly._typicality import ERROR_TAIL, N_BINS, combined_anomaly, fit_tail, fit_value_bins, marginal_rarity
+from ..anomaly._typicality import combined_anomaly, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
 from ._input import two_valued_channels
@@ -31,8 +31,9 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     last step. The network is the SBT encoder of Gorbett et al. (2023) with step-T attention
     (past steps attend only to themselves, the last step attends to every past step but
     never to itself) and a sparse-binary decoder for the last step. It is trained on benign
-    windows to output the last step, and a window is the more anomalous the larger the
-    error on its last step. The conventions are those of
+    windows to output the last step, and a window is the more anomalous the further in the
+    tail of the training windows' errors its last step's error lies and (``rarity``) the
+    rarer its last step's values are among the training values. The conventions are those of
     :class:`~sklearn.ensemble.IsolationForest`: :meth:`score_samples` is higher for more
     normal windows, ``decision_function = score_samples - offset_`` is negative for
     outliers, and :meth:`predict` returns -1 (outlier) or +1 (inlier).
