@@ -103,10 +103,10 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         ``-log`` upper-tail probabilities of the error and of that rarity among the training
         windows (kept as 129 quantiles each): the error counts once it is beyond its 95 %
         training quantile, the rarity always. This catches anomalies that the network
-        predicts well, such as SMAP's flat stretches at unusual levels. Measured (p=0.75, one
-        seed, ROC-AUC / PR-AUC): SMAP 64.5 / 18.0 against 39.5 / 10.5 with ``None`` (there the
-        rarity term does the work: the dense twin scores the same), MSL 67.0 / 25.6 against
-        70.1 / 24.1 (``docs/benchmarks/anomaly.md``). ``None``: the error alone.
+        predicts well, such as SMAP's flat stretches at unusual levels. Measured (p=0.75, medians
+        of three seeds, ROC-AUC / PR-AUC): SMAP 65.8 / 18.4 against 41.2 / 10.7 with ``None``
+        (there the rarity term does the work: the dense twin scores the same), MSL 70.3 / 26.4
+        against 70.1 / 24.1 (``docs/benchmarks/anomaly.md``). ``None``: the error alone.
     loss : {"squared", "huber"}, default="squared"
         Training loss on the standardised last step. ``"squared"`` is the paper's mean
         squared error. ``"huber"`` (quadratic up to 1, linear beyond) keeps rare huge
@@ -513,8 +513,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             Give step ``t`` the lowest score of the windows ending at ``t - smooth + 1`` ...
             ``t`` (a causal running maximum of the anomaly score), so that a large error keeps
             its step flagged for ``smooth`` steps. Measured with ``smooth=25`` (ROC-AUC /
-            PR-AUC, ``docs/benchmarks/anomaly.md``): MSL 76.5 / 31.1 against 67.0 / 25.6, but
-            SMAP 58.9 / 15.3 against 64.5 / 18.0 (a rare value is rare at its own step; holding
+            PR-AUC, medians of three seeds, ``docs/benchmarks/anomaly.md``): MSL 77.7 / 29.8
+            against 70.3 / 26.4, but SMAP 59.1 / 15.3 against 65.8 / 18.4 (a rare value is rare at its own step; holding
             it over 25 steps adds false alarms). Smoothed scores are lower than window scores:
             set thresholds on smoothed reference scores (``score_series`` of the training
             series), not on ``offset_``.
