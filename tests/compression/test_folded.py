@@ -47,6 +47,7 @@ CASES = [
     ("forecaster", {"target": "relative", "norm": "batch"}),
     ("forecaster", {"target": "value", "binary": False, "p": 0.0, "attention": "full"}),
     ("anomaly", {}),
+    ("anomaly", {"rarity": "marginal"}),
     ("anomaly", {"target": "reconstruct", "error_weighting": "none", "norm": "layer"}),
 ]
 
@@ -136,7 +137,7 @@ def test_torch_export_runs_with_torch_alone(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_torchscript_export_runs_with_torch_alone(tmp_path):
-    est = fitted("anomaly")
+    est = fitted("anomaly", rarity="marginal")  # the rarity term too
     path = tmp_path / "folded.pt"
     torch.jit.script(est.export_folded()).save(str(path))
     scripted = torch.jit.load(str(path))
@@ -145,7 +146,8 @@ def test_torchscript_export_runs_with_torch_alone(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_ONNX, reason="needs the optional onnx and onnxruntime packages")
-@pytest.mark.parametrize("kind, extra", [("classifier", {}), ("forecaster", {}), ("anomaly", {})])
+@pytest.mark.parametrize("kind, extra", [("classifier", {}), ("forecaster", {}), ("anomaly", {}),
+                                         ("anomaly", {"rarity": "marginal"})])
 def test_onnx_export_checked_with_onnxruntime(kind, extra, tmp_path):
     import onnx
     import onnxruntime

@@ -125,7 +125,7 @@ def test_report_object_is_readable_and_serialisable():
 @pytest.mark.parametrize("est", [
     SBTClassifier(d=8, n_layers=1, d_ff=16, max_epochs=1, random_state=0),
     SBTForecaster(d=8, n_layers=1, d_ff=16, max_epochs=1, random_state=0),
-    SBTAnomalyDetector(d=8, n_layers=1, d_ff=16, max_epochs=1, random_state=0),
+    SBTAnomalyDetector(d=8, n_layers=1, d_ff=16, max_epochs=1, random_state=0, rarity="marginal"),
 ], ids=lambda e: type(e).__name__)
 def test_every_estimator_reports(est):
     X = np.random.default_rng(0).normal(size=(16, 2, 9)).astype(np.float32)

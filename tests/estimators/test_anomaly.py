@@ -86,7 +86,7 @@ def test_continuous_weighting_leaves_on_off_channels_out_of_the_score():
     flipped = np.array(X[:5])  # flip the flag's last value: with target="predict" only its error changes
     flipped[:, 2, -1] = 1 - flipped[:, 2, -1]
     np.testing.assert_array_equal(det.score_samples(flipped), det.score_samples(X[:5]))
-    with_rarity = SBTAnomalyDetector(**TINY).fit(X)  # the flag is left out of the rarity term too
+    with_rarity = SBTAnomalyDetector(**TINY, rarity="marginal").fit(X)  # the flag is left out of the rarity term too
     np.testing.assert_array_equal(with_rarity.rarity_channels_, [True, True, False])
     assert with_rarity.value_bins_.shape == (2, 65)
     np.testing.assert_array_equal(with_rarity.score_samples(flipped), with_rarity.score_samples(X[:5]))
@@ -259,6 +259,12 @@ def test_rarity_score_is_the_documented_combination(windows, fitted):
     """score = -(max(0, T_e + log 0.05) + T_v), both terms calibrated on the training windows."""
     from sbt_sklearn.anomaly._typicality import _TAIL_P
 
+    assert fitted.rarity is None and fitted.value_bins_ is None and fitted.error_tail_ is None  # the default
+    errors_only = fitted.score_samples(windows)
+    fitted = SBTAnomalyDetector(**TINY, rarity="marginal").fit(windows)
+    # the same network (rarity does not touch training): the error term is the default score
+    np.testing.assert_array_equal(-_errors(fitted, windows).mean(axis=1), errors_only)
+
     errors = _errors(fitted, windows)
     error = errors.mean(axis=1)
     last = (np.asarray(windows[:, :, -1], np.float32) - fitted.scaler_mean_.astype(np.float32)) \
@@ -300,7 +306,7 @@ def test_rarity_flags_a_well_predicted_level_shift():
     X, _ = sliding_windows(series[:1000], 16, horizon=0)
     test = series[1000:].copy()
     test[200:300] = 1.6  # constant, outside the training range [-1, 1]
-    params = {**TINY, "max_epochs": 3}
+    params = {**TINY, "max_epochs": 3, "rarity": "marginal"}
     with_rarity = SBTAnomalyDetector(**params).fit(X)
     scores = with_rarity.score_series(test)
     inside, outside = scores[215:300], np.r_[scores[15:200], scores[315:]]
