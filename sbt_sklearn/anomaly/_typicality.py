@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 __all__ = ["N_BINS", "WIDTH_FLOOR", "ERROR_TAIL", "fit_value_bins", "fit_tail", "marginal_rarity", "tail_level",
-           "combined_anomaly"]
+           "anomaly_from_terms", "combined_anomaly"]
 
 #: equal-mass bins of each channel's value histogram
 N_BINS = 64
@@ -84,8 +84,14 @@ def marginal_rarity(values: torch.Tensor, bins: torch.Tensor, width_floor: float
     return (torch.log(n_bins * width) + outside / width).sum(1)
 
 
-def combined_anomaly(error: torch.Tensor, values: torch.Tensor, bins: torch.Tensor, error_knots: torch.Tensor,
-                     rarity_knots: torch.Tensor, log_error_tail: float = math.log(ERROR_TAIL)) -> torch.Tensor:
-    """Anomaly score (higher = more anomalous) from the error (B,) and the last rows' values (B, c)."""
+def anomaly_from_terms(error: torch.Tensor, rarity: torch.Tensor, error_knots: torch.Tensor,
+                       rarity_knots: torch.Tensor, log_error_tail: float = math.log(ERROR_TAIL)) -> torch.Tensor:
+    """``max(0, T_e + log ERROR_TAIL) + T_v`` from the error (B,) and the rarity (B,)."""
     error_term = (tail_level(error, error_knots) + log_error_tail).clamp_min(0.0)
-    return error_term + tail_level(marginal_rarity(values, bins), rarity_knots)
+    return error_term + tail_level(rarity, rarity_knots)
+
+
+def combined_anomaly(error: torch.Tensor, values: torch.Tensor, bins: torch.Tensor, error_knots: torch.Tensor,
+                     rarity_knots: torch.Tensor) -> torch.Tensor:
+    """Anomaly score (higher = more anomalous) from the error (B,) and the last rows' values (B, c)."""
+    return anomaly_from_terms(error, marginal_rarity(values, bins), error_knots, rarity_knots)

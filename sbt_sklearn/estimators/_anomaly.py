@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..anomaly import pot_threshold
-from ..anomaly._typicality import combined_anomaly, fit_tail, fit_value_bins, marginal_rarity
+from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
 from ._input import two_valued_channels
@@ -384,9 +384,11 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         # windows per epoch: max_windows_per_epoch, drawn afresh every epoch by the batch loader
         self._train(SBTLastStepNet, kwargs, criterion, self._dataset(X), None, shuffle_rng)
 
-        continuous = ~two_valued_channels(X)
-        if not continuous.any():
-            continuous[:] = True
+        continuous = None
+        if self.error_weighting == "continuous" or self.rarity is not None:
+            continuous = ~two_valued_channels(X)
+            if not continuous.any():
+                continuous[:] = True
         self.rarity_channels_ = continuous if self.rarity is not None else None
         errors, last = self._window_terms(X)  # on the reference (training) windows
         if self.error_weighting == "reference":
@@ -400,14 +402,12 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             self.channel_weights_ = np.ones(self.n_channels_)
         error = errors @ self.channel_weights_ / self.n_channels_
         self.value_bins_ = self.error_tail_ = self.rarity_tail_ = None
+        rarity = None
         if self.rarity is not None:
             self.value_bins_ = fit_value_bins(last)
-            self.error_tail_ = fit_tail(error)
-            bins = torch.from_numpy(self.value_bins_).double()
-            self.rarity_tail_ = fit_tail(np.concatenate([
-                marginal_rarity(torch.from_numpy(last[i : i + _RARITY_CHUNK]), bins).numpy()
-                for i in range(0, len(last), _RARITY_CHUNK)]))
-        anomaly = self._anomaly(error, last)  # higher = more anomalous
+            rarity = self._rarity_of(last)
+            self.error_tail_, self.rarity_tail_ = fit_tail(error), fit_tail(rarity)
+        anomaly = self._anomaly(error, rarity)  # higher = more anomalous
         self.threshold_ = self._threshold_from(anomaly)
         self.offset_ = -self.threshold_
         return self
@@ -428,7 +428,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     def _window_terms(self, X) -> tuple[np.ndarray, np.ndarray | None]:
         """Squared standardised last-step errors (n, C) and, with ``rarity``, the standardised last
         rows of the rarity channels (n, c), both float64, one batch at a time."""
-        keep = None if self.rarity_channels_ is None else torch.from_numpy(np.flatnonzero(self.rarity_channels_))
+        keep = None if self.rarity is None else torch.from_numpy(np.flatnonzero(self.rarity_channels_))
         errors, last = [], []
         for pred, target in self._predict_batches(self._dataset(X)):
             errors.append((pred.double() - target.double()) ** 2)
@@ -436,14 +436,20 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
                 last.append(target.index_select(1, keep.to(target.device)).double())
         return torch.cat(errors).numpy(), (torch.cat(last).numpy() if keep is not None else None)
 
-    def _anomaly(self, error: np.ndarray, last: np.ndarray | None) -> np.ndarray:
-        """Anomaly score (higher = more anomalous) from the weighted error (n,) and the last rows."""
+    def _rarity_of(self, last: np.ndarray) -> np.ndarray:
+        """Rarity (minus the summed log histogram density) of standardised last rows (n, c)."""
+        bins = torch.from_numpy(self.value_bins_).double()
+        return np.concatenate([marginal_rarity(torch.from_numpy(last[i : i + _RARITY_CHUNK]), bins).numpy()
+                               for i in range(0, len(last), _RARITY_CHUNK)])
+
+    def _anomaly(self, error: np.ndarray, rarity: np.ndarray | None) -> np.ndarray:
+        """Anomaly score (higher = more anomalous) from the weighted error (n,) and the rarity (n,)."""
         if self.rarity is None:
             return error
-        tables = [torch.from_numpy(t).double() for t in (self.value_bins_, self.error_tail_, self.rarity_tail_)]
+        knots = [torch.from_numpy(t).double() for t in (self.error_tail_, self.rarity_tail_)]
         return np.concatenate([
-            combined_anomaly(torch.from_numpy(error[i : i + _RARITY_CHUNK]),
-                             torch.from_numpy(last[i : i + _RARITY_CHUNK]), *tables).numpy()
+            anomaly_from_terms(torch.from_numpy(error[i : i + _RARITY_CHUNK]),
+                               torch.from_numpy(rarity[i : i + _RARITY_CHUNK]), *knots).numpy()
             for i in range(0, len(error), _RARITY_CHUNK)])
 
     def score_samples(self, X):
@@ -467,7 +473,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         check_is_fitted(self)
         X, _ = self._check_X(X, reset=False)
         errors, last = self._window_terms(X)
-        return -self._anomaly(errors @ self.channel_weights_ / self.n_channels_, last)
+        rarity = None if self.rarity is None else self._rarity_of(last)
+        return -self._anomaly(errors @ self.channel_weights_ / self.n_channels_, rarity)
 
     def decision_function(self, X):
         """Shifted scores: negative for outliers, positive for inliers.
