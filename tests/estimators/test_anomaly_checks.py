@@ -20,6 +20,6 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-@parametrize_with_checks([SBTAnomalyDetector(**FAST)], xfail_strict=True)
+@parametrize_with_checks([SBTAnomalyDetector(**FAST), SBTAnomalyDetector(**FAST, rarity="marginal")], xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
