@@ -22,7 +22,7 @@ from torch import nn
 
 from ..anomaly._typicality import combined_anomaly
 
-__all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "fold_network"]
+__all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "base_features", "fold_network"]
 
 #: input transforms: none, append a zero row (forecast), re-reference to the last row and append
 #: a zero row (forecast, target="relative"), zero the last row (anomaly, target="predict"),
@@ -33,6 +33,17 @@ INPUT_MODES = ("none", "append_zero", "relative_append_zero", "zero_last", "keep
 #: squared error of the last step (float64 anomaly score, higher = more normal), the target being
 #: the last row or ("_delta") its change from the row before
 OUTPUT_MODES = ("raw", "softmax", "rescale", "rescale_level", "neg_weighted_error", "neg_weighted_error_delta")
+
+
+def base_features(x: torch.Tensor, lags: int) -> torch.Tensor:
+    """Features ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of windows ``x`` (B, T, C), newest
+    first, as (B, lags * C): the input of the forecaster's linear base (the features of ``lags``
+    lags are the leading block of those of any longer lag set)."""
+    last = x[:, -1]
+    if lags == 1:
+        return last
+    past = x[:, -lags:-1].flip(1) - last[:, None, :]  # (B, lags-1, C), newest first
+    return torch.cat([last, past.reshape(x.shape[0], -1)], dim=1)
 
 
 def _linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> nn.Linear:
@@ -283,9 +294,8 @@ class FoldedSBT(nn.Module):
         b, c = x.shape[0], x.shape[2]
         last = x[:, -1]  # the last observed row (standardised)
         base = last  # replaced below when there is a linear base (no allocation otherwise)
-        if self.base_lags > 0:  # linear base on [x_T, x_{T-1} - x_T, ..., x_{T-L+1} - x_T]
-            past = x[:, x.shape[1] - self.base_lags : -1].flip(1) - last[:, None, :]
-            base = torch.cat([last, past.reshape(b, -1)], dim=1) @ self.base_weight + self.base_bias
+        if self.base_lags > 0:
+            base = base_features(x, self.base_lags) @ self.base_weight + self.base_bias
         if self.input_mode == "relative_append_zero":
             x = x - last[:, None, :]
         if self.input_mode == "append_zero" or self.input_mode == "relative_append_zero":

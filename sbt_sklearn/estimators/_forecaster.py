@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.exceptions import DataConversionWarning
-from numbers import Real
-
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -45,9 +43,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
     With ``linear_base="ridge"`` (the default) a closed-form ridge regression on the recent
     lags is fitted first and the SBT learns what it leaves (its residual); the forecast is the
     sum. The network's output is then scaled by a trainable per-channel gate (starting at 1),
-    so that a channel where the network does not help can be shrunk towards the ridge forecast. The base's coefficients are float16 (for
-    ETTm1, 199 lags x 7 x 7 channels: 19.5 KB, more than the SBT's own 16 KB file), which
-    ``linear_base=None`` saves. Measured on ETTm1 and Weather (see the user guide), the base is
+    so that a channel where the network does not help can be shrunk towards the ridge forecast.
+    The base's coefficients are float16 (for ETTm1, 199 lags x 7 x 7 channels: 18.5 KB of a
+    33.4 KB file, against 14.9 KB for the SBT alone), which ``linear_base=None`` saves. Measured on ETTm1 and Weather (see the user guide), the base is
     what lets the SBT beat a tuned Ridge.
 
     Parameters

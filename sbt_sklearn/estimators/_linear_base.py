@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["LAG_GRID", "ALPHA_GRID", "base_features", "fit_linear_base"]
+from ..compression._folded import base_features
+
+__all__ = ["LAG_GRID", "ALPHA_GRID", "fit_linear_base"]
 
 #: lag counts tried by ``base_lags="auto"`` (those up to the window length)
 LAG_GRID = (1, 2, 4, 8, 16, 24, 48, 96, 144, 192, 256, 384, 512)
@@ -36,21 +38,10 @@ MIN_VALIDATION = 16
 _CHUNK_VALUES = 1 << 14
 
 
-def base_features(x: torch.Tensor, lags: int) -> torch.Tensor:
-    """Features of standardised windows ``x`` (B, T, C) for a base with ``lags`` lags, (B, lags*C)."""
-    last = x[:, -1]
-    if lags == 1:
-        return last
-    past = x[:, -lags:-1].flip(1) - last[:, None, :]  # (B, lags-1, C), newest first
-    return torch.cat([last, past.reshape(x.shape[0], -1)], dim=1)
-
-
 def _features_np(windows: np.ndarray, mean, scale, lags: int) -> np.ndarray:
     """Features (float64) of raw windows (n, C, T), standardised with ``mean`` / ``scale``."""
     x = (np.asarray(windows[:, :, -lags:], dtype=np.float64).transpose(0, 2, 1) - mean) / scale  # (n, L, C)
-    last = x[:, -1]
-    past = x[:, -2::-1] - last[:, None, :]  # (n, L-1, C), newest first
-    return np.concatenate([last, past.reshape(len(x), -1)], axis=1)
+    return base_features(torch.from_numpy(np.ascontiguousarray(x)), lags).numpy()
 
 
 def _targets_np(windows, y, mean, scale, relative: bool) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..compression._format import (
     write_file_atomic,
     write_model_bytes,
 )
-from ._linear_base import base_features
+from ..compression._folded import base_features
 
 __all__ = ["PersistenceMixin", "SBTFileError"]
 
