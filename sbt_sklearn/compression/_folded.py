@@ -46,6 +46,12 @@ def base_features(x: torch.Tensor, lags: int) -> torch.Tensor:
     return torch.cat([last, past.reshape(x.shape[0], -1)], dim=1)
 
 
+def fuses_first_layer(mode: str, last_only: bool, n_channels: int, d: int) -> bool:
+    """Whether the folded model computes the first layer's past steps from the raw input rows
+    (step-T, every step kept, no more channels than model dimensions: see :class:`FoldedSBT`)."""
+    return mode == "step_t" and not last_only and n_channels <= d
+
+
 def _linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> nn.Linear:
     out_f, in_f = weight.shape
     lin = nn.Linear(in_f, out_f, bias=bias is not None)
@@ -273,8 +279,7 @@ class FoldedSBT(nn.Module):
         # B_t = (I + W_vo)(b_e + pos_t) + b_vo: one (C, d) product per step instead of the
         # (d, d) one (formed in float64), when there are no more channels than model dimensions.
         first = self.layers[0] if len(self.layers) > 0 else None
-        self.fuse_first = bool(first is not None and first.attn.mode == "step_t" and not first.last_only
-                               and c <= pos.shape[1])
+        self.fuse_first = first is not None and fuses_first_layer(first.attn.mode, first.last_only, c, pos.shape[1])
         fw, fb = torch.zeros(0, 0), torch.zeros(0, 0)
         if self.fuse_first:
             with torch.no_grad():

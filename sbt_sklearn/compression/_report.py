@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from ..nn import SBTLastStepNet, SparseBinaryLinear
-from ._folded import qkv_masks
+from ._folded import fuses_first_layer, qkv_masks
 from ._paper import LEARNABLE_PE_MAX_LEN, ArchSpec, paper_flops, paper_param_counts
 
 __all__ = ["CompressionReport", "network_report", "honest_counts", "honest_flops"]
@@ -197,7 +197,7 @@ def honest_flops(net: nn.Module, window: int) -> dict:
         if a.mode == "step_t":
             keys = T - 1
             vo, qk, vo_heads = _step_t_folded_nnz(a)
-            if i == 0 and not last and enc.embed.in_features <= d:  # past steps: x_t ((I + W_o W_v) W_e)^T + B_t, from the raw row
+            if i == 0 and fuses_first_layer(a.mode, last, enc.embed.in_features, d):  # x_t ((I + W_o W_v) W_e)^T + B_t
                 with torch.no_grad():
                     ovx = (a.out_proj.effective_weight() != 0).double() @ (a.v_proj.effective_weight() != 0).double()
                     fused = (torch.eye(d, dtype=torch.float64) + ovx) @ (enc.embed.effective_weight() != 0).double()
