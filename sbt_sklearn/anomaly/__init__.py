@@ -1,9 +1,11 @@
-"""Anomaly thresholds for score-based detectors (numpy/scipy only).
+"""Anomaly thresholds and score calibration for score-based detectors.
 
 Peaks-Over-Threshold (POT) thresholds from a generalised Pareto fit of the score tail
-(Siffer et al., KDD 2017), and the SBT/TranAD streaming protocol for reproduction.
+(Siffer et al., KDD 2017), the SBT/TranAD streaming protocol for reproduction, and
+``tail_levels``, which puts the scores of detectors fitted on different series on one scale.
 """
 
+from ._calibration import tail_levels
 from ._pot import GPDFitWarning, POTThreshold, fit_gpd, pot_threshold, spot_stream_threshold
 
 __all__ = [
@@ -12,4 +14,5 @@ __all__ = [
     "fit_gpd",
     "pot_threshold",
     "spot_stream_threshold",
+    "tail_levels",
 ]
