@@ -28,7 +28,9 @@ p=0.75 with the baselines, 25 for MSL)::
     SBT_DATA_HOME=/path/to/data python benchmarks/anomaly.py --protocol per-channel
 
 Writes ``docs/benchmarks/anomaly.{json,md}`` (``anomaly_per_channel.{json,md}`` for the
-per-channel protocol).
+per-channel protocol). Seeds or rows run in separate processes (``--first-seed``, ``--only``,
+``--out``) are combined with ``--merge run1.json run2.json ...``; the per-channel results were
+made that way.
 """
 
 from __future__ import annotations
@@ -332,8 +334,10 @@ def run(args):
                     assert scores.shape == (len(te),)
                     if len(parts) > 1:  # one model per series: pool their scores on one scale
                         ref, scores = tail_levels(ref, ref), tail_levels(ref, scores)
-                    acc = pooled.setdefault(det.name, {"ref": [], "scores": [], "fit_seconds": 0.0,
-                                                       "score_seconds": 0.0, "info": getattr(det, "info", dict)()})
+                    acc = pooled.get(det.name)
+                    if acc is None:  # the first series: its model describes the row
+                        acc = pooled[det.name] = {"ref": [], "scores": [], "fit_seconds": 0.0, "score_seconds": 0.0,
+                                                  "info": getattr(det, "info", dict)()}
                     acc["ref"].append(ref)
                     acc["scores"].append(scores)
                     acc["fit_seconds"] += fit_s
@@ -376,6 +380,25 @@ def _write(results, args, per_seed, ds):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=float))
     out.with_suffix(".md").write_text(markdown(results))
+
+
+def merge(paths, args):
+    """Write one result from the JSON files of runs made separately (other seeds, other rows)."""
+    docs = [json.loads(Path(p).read_text()) for p in paths]
+    results = {**docs[0], "datasets": {}}
+    per_dataset = {}
+    for doc in docs:
+        for name, ds in doc["datasets"].items():
+            results["datasets"].setdefault(name, ds)
+            for method, summary in ds["methods"].items():
+                per_dataset.setdefault(name, {}).setdefault(method, []).extend(summary["runs"])
+    results["protocol"]["seeds"] = "per data set"
+    order = [det.name for det in build(0, 1, 1)]  # rows in the order a single run writes them
+    for name, methods in per_dataset.items():
+        rows = sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
+        results["datasets"][name]["methods"] = {}
+        _write(results, args, {m: sorted(methods[m], key=lambda r: r["seed"]) for m in rows},
+               results["datasets"][name])
 
 
 def _seeds(n):
@@ -480,10 +503,15 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="output stem (default docs/benchmarks/anomaly or anomaly_per_channel)")
     parser.add_argument("--render", action="store_true", help="only rewrite the markdown from the JSON")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="only merge the results of separate runs (seeds, rows) into --out")
     args = parser.parse_args(argv)
     if args.out is None:
         stem = "anomaly" if args.protocol == "concatenated" else "anomaly_per_channel"
         args.out = str(ROOT / "docs" / "benchmarks" / stem)
+    if args.merge:
+        merge(args.merge, args)
+        return
     if args.render:
         out = Path(args.out)
         out.with_suffix(".md").write_text(markdown(json.loads(out.with_suffix(".json").read_text())))
