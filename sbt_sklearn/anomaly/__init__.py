@@ -3,6 +3,7 @@
 Peaks-Over-Threshold (POT) thresholds from a generalised Pareto fit of the score tail
 (Siffer et al., KDD 2017), the SBT/TranAD streaming protocol for reproduction, and
 ``tail_levels``, which puts the scores of detectors fitted on different series on one scale.
+Importing the package needs numpy and scipy only; ``tail_levels`` imports torch when called.
 """
 
 from ._calibration import tail_levels

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-
-from ._typicality import fit_tail, tail_level
 
 __all__ = ["tail_levels"]
 
@@ -65,6 +62,10 @@ def tail_levels(reference, scores):
             raise ValueError(f"{name} contains NaN or infinite values.")
     if ref.size == 0:
         raise ValueError("reference is empty: pass the detector's scores of its training samples.")
+    import torch  # here, not at module level: importing sbt_sklearn.anomaly stays numpy/scipy only
+
+    from ._typicality import fit_tail, tail_level
+
     knots = torch.from_numpy(fit_tail(ref))
     levels = tail_level(torch.from_numpy(values.astype(np.float32)), knots)
     return levels.numpy().astype(np.float64)
