@@ -66,6 +66,6 @@ def tail_levels(reference, scores):
 
     from ._typicality import fit_tail, tail_level
 
-    # float64 throughout, as in the detector's own scoring: the knots are exact float32 values
-    knots = torch.from_numpy(fit_tail(ref)).double()
-    return tail_level(torch.from_numpy(values), knots).numpy()
+    knots = torch.from_numpy(fit_tail(ref))
+    levels = tail_level(torch.from_numpy(values.astype(np.float32)), knots)
+    return levels.numpy().astype(np.float64)
