@@ -34,7 +34,10 @@ def tail_levels(reference, scores):
     Returns
     -------
     levels : ndarray of shape (n_samples,), float64
-        Non-decreasing in ``scores``; 0 at or below the smallest reference score.
+        Non-decreasing in ``scores``; 0 at or below the smallest reference score. Computed
+        in float32 (the scores are rounded to float32 first; the detector's own scoring uses
+        float64 with the same knots), so scores that round to one float32 value, or to a
+        stored quantile, share a level.
 
     Raises
     ------
