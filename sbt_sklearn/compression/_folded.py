@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from ..anomaly._typicality import combined_anomaly
+from ..nn._lags import base_features
 
-__all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "base_features", "fold_network"]
+__all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "fold_network"]
 
 #: input transforms: none, append a zero row (forecast), re-reference to the last row and append
 #: a zero row (forecast, target="relative"), zero the last row (anomaly, target="predict"),
@@ -33,17 +34,6 @@ INPUT_MODES = ("none", "append_zero", "relative_append_zero", "zero_last", "keep
 #: squared error of the last step (float64 anomaly score, higher = more normal), the target being
 #: the last row or ("_delta") its change from the row before
 OUTPUT_MODES = ("raw", "softmax", "rescale", "rescale_level", "neg_weighted_error", "neg_weighted_error_delta")
-
-
-def base_features(x: torch.Tensor, lags: int) -> torch.Tensor:
-    """Features ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of windows ``x`` (B, T, C), newest
-    first, as (B, lags * C): the input of the forecaster's linear base (the features of ``lags``
-    lags are the leading block of those of any longer lag set)."""
-    last = x[:, -1]
-    if lags == 1:
-        return last
-    past = x[:, -lags:-1].flip(1) - last[:, None, :]  # (B, lags-1, C), newest first
-    return torch.cat([last, past.reshape(x.shape[0], -1)], dim=1)
 
 
 def fuses_first_layer(mode: str, last_only: bool, n_channels: int, d: int) -> bool:

@@ -1,4 +1,9 @@
-"""Size accounting of a built SBT network (torch), against its dense FP32 twin."""
+"""Deprecated size accounting of a built SBT network (``sbt_sklearn.compression.size_summary``).
+
+Its ``bits_paper`` charges 32 bits per gain and bias, which is neither the SBT paper's convention
+nor the honest one of :func:`~sbt_sklearn.compression.network_report`; use an estimator's
+``compression_report()`` or :func:`~sbt_sklearn.compression.honest_counts` instead.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ __all__ = ["size_summary"]
 
 
 def size_summary(module: nn.Module) -> dict:
-    """Count binary weights, kept weights and float values of an SBT network.
+    """Count binary weights, kept weights and float values of an SBT network (deprecated).
+
+    .. deprecated:: 0.1.0.dev0
+       Use an estimator's ``compression_report()`` or
+       :func:`~sbt_sklearn.compression.honest_counts`.
 
     Parameters
     ----------
@@ -29,7 +38,7 @@ def size_summary(module: nn.Module) -> dict:
     Examples
     --------
     >>> from sbt_sklearn.nn import SBTLastStepNet
-    >>> from sbt_sklearn.compression import size_summary
+    >>> from sbt_sklearn.compression._model import size_summary
     >>> s = size_summary(SBTLastStepNet(7, 7, d=64, p=0.5))
     >>> s["binary_weights"], s["kept_fraction"]
     (99200, 0.5)

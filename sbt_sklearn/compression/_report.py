@@ -412,25 +412,3 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
     files = {"sbt": file_bytes, "dense": _state_file_bytes(twin) + 4 * extra_floats}
     return CompressionReport(model=model, paper=paper, honest=honest, file_bytes=files)
 
-
-def estimator_report(est) -> CompressionReport:
-    """:class:`CompressionReport` of a fitted SBT estimator (``est.compression_report()``)."""
-    from sklearn.base import is_classifier, is_outlier_detector
-
-    from ..estimators._persistence import _task_io
-
-    _, _, extra = _task_io(est)
-    task = "classification" if is_classifier(est) else ("anomaly" if is_outlier_detector(est) else "forecast")
-    kwargs = dict(est.net_.get_params_for("module"))
-    window = int(est.n_timesteps_) + extra
-    extras = {}
-    parts = est._linear_base()
-    if parts is not None:  # multiply-adds: one per coefficient
-        extras["linear_base"] = (parts[0].size + parts[1].size, parts[0].size)
-    tables = est._rarity_tables()
-    if tables is not None:  # per channel: a comparison per bin edge and a few operations; per tail, one per knot
-        _, bins, error_tail, rarity_tail = tables
-        extras["score_tables"] = (bins.size + error_tail.size + rarity_tail.size,
-                                  bins.size + 6 * bins.shape[0] + error_tail.shape[1] + rarity_tail.shape[1] + 12)
-    return network_report(est.net_.module_, kwargs, window=window, task=task, file_bytes=len(est.to_bytes()),
-                          estimator=type(est).__name__, extras=extras)

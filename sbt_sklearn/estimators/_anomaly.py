@@ -14,6 +14,7 @@ from ..anomaly import pot_threshold
 from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
 from ._base import SBTBase
+from ._export import FoldedIO
 from ._input import two_valued_channels
 
 __all__ = ["SBTAnomalyDetector"]
@@ -336,6 +337,30 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self.verbose = verbose
         self.callbacks = callbacks
 
+    # -- export ------------------------------------------------------------------------------------
+    _report_task = "anomaly"
+
+    def _folded_io(self) -> FoldedIO:
+        """The last row zeroed on input (``target="predict"``) or kept (``"reconstruct"``); out,
+        ``score_samples``: minus the weighted squared error of the last row (combined with the
+        value rarity when ``rarity`` is set)."""
+        return FoldedIO("zero_last" if self.target == "predict" else "keep_last", "neg_weighted_error", 0)
+
+    def _rarity_tables(self):
+        if self.rarity is None:
+            return None
+        return (np.flatnonzero(self.rarity_channels_), self.value_bins_, self.error_tail_, self.rarity_tail_)
+
+    def _report_extras(self) -> dict:
+        """The rarity tables: histogram edges and tail knots; per channel a comparison per bin
+        edge and a few operations, per tail one per knot (an estimate, not a measured count)."""
+        tables = self._rarity_tables()
+        if tables is None:
+            return {}
+        _, bins, error_tail, rarity_tail = tables
+        return {"score_tables": (bins.size + error_tail.size + rarity_tail.size,
+                                 bins.size + 6 * bins.shape[0] + error_tail.shape[1] + rarity_tail.shape[1] + 12)}
+
     # -- batches ---------------------------------------------------------------------------------
     def _make_batch(self, x, y, pad):
         """Network inputs and the last-step target for standardised windows ``x`` (B, T, C)."""
@@ -415,11 +440,6 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self.threshold_ = self._threshold_from(anomaly)
         self.offset_ = -self.threshold_
         return self
-
-    def _rarity_tables(self):
-        if self.rarity is None:
-            return None
-        return (np.flatnonzero(self.rarity_channels_), self.value_bins_, self.error_tail_, self.rarity_tail_)
 
     def _threshold_from(self, anomaly_scores: np.ndarray) -> float:
         """Anomaly-score threshold from reference anomaly scores (higher = more anomalous)."""

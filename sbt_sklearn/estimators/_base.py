@@ -16,17 +16,19 @@ from skorch.helper import predefined_split
 
 from ._dataset import BatchLoader, WindowDataset
 from ..callbacks import PALSCallback
+from ._export import ExportMixin
 from ._persistence import PersistenceMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
 
 __all__ = ["SBTBase"]
 
 
-class SBTBase(PersistenceMixin, BaseEstimator):
+class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
     """Base class of the SBT estimators (not for direct use).
 
-    Subclasses set the task-specific defaults in ``__init__`` and implement ``_make_batch``,
-    ``_criterion`` and the public ``fit`` / ``predict`` methods.
+    Subclasses set the task-specific defaults in ``__init__``, implement ``_make_batch`` and the
+    public ``fit`` / ``predict`` methods, and declare their export (``_report_task``,
+    ``_folded_io``, see :class:`~sbt_sklearn.estimators._export.ExportMixin`).
     """
 
     _parameter_constraints: dict = {

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..nn import SBTClassificationNet
 from ._base import SBTBase
+from ._export import FoldedIO
 
 __all__ = ["SBTClassifier"]
 
@@ -196,6 +197,13 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+
+    # -- export ------------------------------------------------------------------------------------
+    _report_task = "classification"
+
+    def _folded_io(self) -> FoldedIO:
+        """Windows as they are in; the class probabilities (softmax of the logits) out."""
+        return FoldedIO("none", "softmax", 0)
 
     @staticmethod
     def _make_batch(x, y, pad):

@@ -14,7 +14,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn import SBTLastStepNet
+from ..nn._lags import base_forecast
 from ._base import SBTBase
+from ._export import FoldedIO
 from ._linear_base import fit_linear_base
 
 __all__ = ["SBTForecaster"]
@@ -275,6 +277,36 @@ class SBTForecaster(RegressorMixin, SBTBase):
         self.verbose = verbose
         self.callbacks = callbacks
 
+    # -- export ------------------------------------------------------------------------------------
+    _report_task = "forecast"
+
+    def _folded_io(self) -> FoldedIO:
+        """A zero row appended to the window (after re-referencing it to its last row with
+        ``target="relative"``); the next row on the original scale out, the last observed row
+        added back first when the network predicts the change (``"delta"``, ``"relative"``).
+        The linear base is added by the folded model itself (:meth:`_linear_base`)."""
+        input_mode = "relative_append_zero" if self.target == "relative" else "append_zero"
+        return FoldedIO(input_mode, "rescale" if self.target == "value" else "rescale_level", 1)
+
+    def _linear_base(self):
+        """The fitted ridge base as ``(weight, bias)``, or None (see ``linear_base``)."""
+        return (self.base_coef_, self.base_intercept_) if getattr(self, "base_lags_", 0) else None
+
+    def _report_extras(self) -> dict:
+        """The linear base: its coefficients and intercepts, one multiply-add per coefficient."""
+        parts = self._linear_base()
+        if parts is None:
+            return {}
+        return {"linear_base": (parts[0].size + parts[1].size, parts[0].size)}
+
+    def _base_forecast(self, x):
+        """The linear base's output for standardised windows ``x`` (B, T, C), or None."""
+        parts = self._linear_base()
+        if parts is None:
+            return None
+        weight, bias = (torch.as_tensor(v, device=x.device).float() for v in parts)
+        return base_forecast(x, weight, bias)
+
     # -- batches ----------------------------------------------------------------------------------
     def _make_batch(self, x, y, pad):
         """Network inputs for standardised windows ``x`` (B, T, C) and the standardised target.
@@ -299,10 +331,6 @@ class SBTForecaster(RegressorMixin, SBTBase):
         y = y.reshape(b, c).to(torch.float32)
         y = (y - torch.as_tensor(self.scaler_mean_)) / torch.as_tensor(self.scaler_scale_)
         return inputs, y if level is None else y - level
-
-    def _linear_base(self):
-        """The fitted ridge base as ``(weight, bias)``, or None (see ``linear_base``)."""
-        return (self.base_coef_, self.base_intercept_) if getattr(self, "base_lags_", 0) else None
 
     def _check_y(self, y, n_samples: int, two_d_X: bool):
         """Validate y without copying float arrays; return (y as (n, C) array, was_1d)."""

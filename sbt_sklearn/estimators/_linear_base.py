@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..compression._folded import base_features
+from ..nn._lags import base_features
 
 __all__ = ["LAG_GRID", "ALPHA_GRID", "fit_linear_base"]
 

@@ -1,8 +1,7 @@
-"""Saving, loading, folded export and compression reports of fitted SBT estimators."""
+"""Saving and loading fitted SBT estimators: the compact, code-free model file."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from importlib import import_module
 from numbers import Integral
@@ -24,7 +23,6 @@ from ..compression._format import (
     write_file_atomic,
     write_model_bytes,
 )
-from ..compression._folded import base_features
 
 __all__ = ["PersistenceMixin", "SBTFileError"]
 
@@ -49,85 +47,10 @@ def _check_device(device) -> str:
     return str(dev)
 
 
-def _task_io(est) -> tuple[str, str, int]:
-    """(input transform, output transform, extra steps the network sees) of the estimator's task.
-
-    An estimator may declare its own by defining ``_folded_io()`` returning the same triple (see
-    :data:`sbt_sklearn.compression._folded.INPUT_MODES` / ``OUTPUT_MODES``). Otherwise the
-    classifier's is fixed (softmax of the logits) and the others are read off the estimator's own
-    ``_make_batch`` applied to a probe batch, so the export follows the estimator's definition.
-    """
-    from sklearn.base import is_classifier, is_outlier_detector, is_regressor
-
-    if hasattr(est, "_folded_io"):
-        return tuple(est._folded_io())
-    if is_classifier(est):
-        return "none", "softmax", 0
-    if not (is_regressor(est) or is_outlier_detector(est)):
-        return "none", "raw", 0
-    t, c = max(int(est.n_timesteps_), 2), int(est.n_channels_)
-    x = torch.randn(2, t, c, generator=torch.Generator().manual_seed(0))
-    inputs, second = est._make_batch(x.clone(), None, None)
-    base = est._base_forecast(x)
-    if base is not None:  # a linear base (the forecaster's) is exported as such: compare without it
-        second = None if torch.allclose(second, base) else second - base
-    xin = inputs["x"] if isinstance(inputs, dict) else inputs
-    close = lambda a, b: a.shape == b.shape and torch.allclose(a, b, atol=1e-6)  # noqa: E731
-    last, prev = x[:, -1], x[:, -2]
-    zero_row = torch.zeros(2, 1, c)
-    if close(xin, torch.cat([x, zero_row], 1)):
-        mode, extra = "append_zero", 1
-    elif close(xin, torch.cat([x - last[:, None], zero_row], 1)):
-        mode, extra = "relative_append_zero", 1
-    elif close(xin, x):
-        mode, extra = "keep_last", 0
-    elif close(xin, torch.cat([x[:, :-1], zero_row], 1)):
-        mode, extra = "zero_last", 0
-    else:
-        raise NotImplementedError(f"export_folded cannot reproduce the input transform of {type(est).__name__}; "
-                                  "use export_folded(transforms=False)")
-    if is_regressor(est):  # the network output (+ the returned level) is the next standardised row
-        if second is None:
-            return mode, "rescale", extra
-        if close(second, last):
-            return mode, "rescale_level", extra
-    else:  # anomaly score: minus the weighted squared error between output and target
-        if close(second, last):
-            return mode, "neg_weighted_error", extra
-        if close(second, last - prev):
-            return mode, "neg_weighted_error_delta", extra
-    raise NotImplementedError(f"export_folded cannot reproduce the output transform of {type(est).__name__}; "
-                              "use export_folded(transforms=False)")
-
-
 class PersistenceMixin:
-    """Mixed into every SBT estimator: files, folded export and compression accounting.
-
-    ``save`` / ``load`` write and read a compact, code-free model file (safetensors + JSON
-    metadata, see :mod:`sbt_sklearn.compression._format`); ``export_folded`` and
-    ``export_onnx`` give deployable inference models; ``compression_report`` counts
-    parameters, bits and FLOPs against the dense twin.
-    """
-
-    # -- a linear model added to the network's output (the forecaster's linear base) -------------
-    def _linear_base(self):
-        """``(weight, bias)`` of a linear model on the last rows whose output is added to the
-        network's, or None. ``weight`` has shape (lags * C, C) over the features
-        ``[x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T]`` of the standardised window."""
-        return None
-
-    def _rarity_tables(self):
-        """``(channel indices, value bins, error tail, rarity tail)`` of an anomaly score that adds
-        a value-rarity term to the network's error, or None."""
-        return None
-
-    def _base_forecast(self, x):
-        """The linear base's output for standardised windows ``x`` (B, T, C), or None."""
-        parts = self._linear_base()
-        if parts is None:
-            return None
-        coef, intercept = (torch.as_tensor(v, device=x.device).float() for v in parts)
-        return base_features(x, coef.shape[0] // x.shape[2]) @ coef + intercept
+    """Mixed into every SBT estimator: ``save`` / ``load`` (and ``to_bytes`` / ``from_bytes``)
+    write and read a compact, code-free model file (safetensors + JSON metadata, see
+    :mod:`sbt_sklearn.compression._format`)."""
 
     # -- files ----------------------------------------------------------------------------------
     def _model_file_parts(self, include_scores: bool = False, include_history: bool = False):
@@ -435,129 +358,3 @@ class PersistenceMixin:
         est.net_.history_ = History(rows)
         est.history_ = est.net_.history_
         return est
-
-    # -- deployment -------------------------------------------------------------------------------
-    def export_folded(self, *, max_len: int | None = None, transforms: bool = True):
-        """A plain-torch inference model with mask, sign and gain folded into one weight per layer.
-
-        Parameters
-        ----------
-        max_len : int or None, default=None
-            Longest window (number of network steps) the folded model accepts; defaults to the
-            network's length (the fitted window, plus the appended row of a forecaster).
-        transforms : bool, default=True
-            Include the estimator's input standardisation and output transform, so that
-            ``folded(torch.as_tensor(X))`` for raw windows ``X`` of shape (B, C, T) (float32)
-            returns what the estimator returns: class probabilities (``predict_proba``), the next
-            row on the original scale (forecaster ``predict``, always 2-D (B, C)) or
-            ``score_samples`` (anomaly detector), in float64. With ``False`` it takes
-            standardised (B, T', C) network input and returns the raw network output.
-
-        Returns
-        -------
-        sbt_sklearn.compression.FoldedSBT
-            A TorchScript-compatible ``torch.nn.Module`` in eval mode on the CPU; step-T
-            attention is computed with its fast path (one real query per layer).
-
-        Notes
-        -----
-        Windows must be complete (no padding, no NaN). ``torch.export.export(folded, (x,))``
-        saved with ``torch.export.save`` (or ``torch.jit.script(folded)``) runs with torch alone.
-
-        Examples
-        --------
-        >>> import numpy as np, torch
-        >>> from sbt_sklearn import SBTClassifier
-        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
-        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
-        >>> folded = clf.export_folded()
-        >>> bool(np.allclose(folded(torch.from_numpy(X)).numpy(), clf.predict_proba(X), atol=1e-5))
-        True
-        """
-        from sklearn.utils.validation import check_is_fitted
-
-        from ..compression._folded import fold_network
-
-        check_is_fitted(self)
-        if not transforms:
-            return fold_network(self.net_.module_, max_len=max_len)
-        input_mode, output_mode, _ = _task_io(self)
-        return fold_network(
-            self.net_.module_, max_len=max_len, mean=self.scaler_mean_, scale=self.scaler_scale_,
-            input_mode=input_mode, output_mode=output_mode,
-            channel_weights=getattr(self, "channel_weights_", None) if output_mode.startswith("neg_weighted") else None,
-            base=self._linear_base(),
-            rarity=self._rarity_tables() if output_mode.startswith("neg_weighted") else None,
-        )
-
-    def export_onnx(self, path, *, opset_version: int = 17) -> str:
-        """Export the folded model (:meth:`export_folded`) to an ONNX file.
-
-        The graph takes raw float32 windows ``x`` of shape (batch, n_channels, n_timesteps_)
-        (dynamic batch size) and returns the estimator's output in float64 (see
-        :meth:`export_folded`). Needs the optional ``onnx`` package (``pip install
-        sbt-sklearn[onnx]``); check the file with ``onnxruntime``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Destination ``.onnx`` file.
-        opset_version : int, default=17
-            ONNX opset.
-
-        Returns
-        -------
-        str
-            The path written.
-
-        Examples
-        --------
-        >>> import numpy as np, tempfile, os
-        >>> from sbt_sklearn import SBTClassifier
-        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
-        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
-        >>> path = clf.export_onnx(os.path.join(tempfile.mkdtemp(), "model.onnx"))  # doctest: +SKIP
-        """
-        try:
-            import onnx  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("export_onnx needs the 'onnx' package: pip install sbt-sklearn[onnx]") from exc
-        folded = self.export_folded()
-        example = torch.zeros(2, self.n_channels_, self.n_timesteps_, dtype=torch.float32)
-        path = os.fspath(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(folded, (example,), path, input_names=["x"], output_names=["y"],
-                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset_version,
-                              dynamo=False)
-        return path
-
-    # -- accounting -------------------------------------------------------------------------------
-    def compression_report(self):
-        """Parameters, size and FLOPs of the fitted model against its dense twin.
-
-        Two conventions are reported side by side: the SBT paper's (Gorbett et al., 2023,
-        Table 6 rules, against the paper's dense baseline) and an honest one (every value
-        inference needs is charged: masks, gains, norm parameters and statistics, biases;
-        every per-step linear is multiplied by the number of steps it runs on), against the
-        dense FP32 twin of the same shape with full attention. The measured size of the model
-        file (:meth:`save`) and of the dense twin's float32 safetensors file are included.
-
-        Returns
-        -------
-        sbt_sklearn.compression.CompressionReport
-            ``str(report)`` is a readable table, ``report.to_dict()`` the numbers.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sbt_sklearn import SBTClassifier
-        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
-        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
-        >>> report = clf.compression_report()
-        >>> sorted(report.to_dict()["paper"])
-        ['binary_params', 'float_params', 'flops', 'size_bits']
-        """
-        from ..compression._report import estimator_report
-
-        return estimator_report(self)

@@ -46,6 +46,8 @@ CASES = [
     ("forecaster", {}),
     ("forecaster", {"target": "relative", "norm": "batch"}),
     ("forecaster", {"target": "value", "binary": False, "p": 0.0, "attention": "full"}),
+    ("forecaster", {"target": "value"}),
+    ("forecaster", {"target": "delta", "linear_base": None}),
     ("anomaly", {}),
     ("anomaly", {"rarity": "marginal"}),
     ("anomaly", {"target": "reconstruct", "error_weighting": "none", "norm": "layer"}),

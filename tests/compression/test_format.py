@@ -17,15 +17,8 @@ from safetensors.numpy import save as st_save
 
 from _payload import deflate, inflate
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
-from sbt_sklearn.compression import (
-    SBTFileError,
-    decode_json,
-    decode_mask,
-    encode_json,
-    encode_mask,
-    read_model_bytes,
-    write_model_bytes,
-)
+from sbt_sklearn.compression import SBTFileError, read_model_bytes
+from sbt_sklearn.compression._format import decode_json, decode_mask, encode_json, encode_mask, write_model_bytes
 
 TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=1, random_state=0)
 

@@ -11,9 +11,7 @@ import pytest
 
 from sbt_sklearn.compression import (
     PAPER_TABLE6,
-    TABLE6_COLUMNS,
     ArchSpec,
-    Table6Row,
     dense_baseline,
     format_table6,
     paper_flops,
@@ -21,6 +19,7 @@ from sbt_sklearn.compression import (
     paper_param_counts,
     paper_size_bits,
 )
+from sbt_sklearn.compression._paper import TABLE6_COLUMNS, Table6Row
 
 ROWS = list(PAPER_TABLE6)
 COUNT_COLUMNS = [c for c in TABLE6_COLUMNS if c not in ("m", "w", "d", "p")]
