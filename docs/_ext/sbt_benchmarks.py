@@ -128,6 +128,25 @@ def _title(md_path: Path, fallback: str) -> str:
     return fallback.replace("_", " ").capitalize()
 
 
+#: the command that writes each results file (run from the repository root; the real data sets
+#: come from ``SBT_DATA_HOME``). A results file without one is a research note (docs/notes/).
+PRODUCERS = {
+    "anomaly": "python benchmarks/anomaly.py --seeds 3",
+    "anomaly_per_channel": "python benchmarks/anomaly.py --protocol per-channel --seeds 3 "
+                           "(rows run in separate processes, combined with --merge)",
+    "classification_japanese_vowels": "python benchmarks/classification.py --seeds 0 1 2",
+    "compression": "python benchmarks/compression.py",
+    "core_speed_threads1": "python benchmarks/core_speed.py --threads 1",
+    "core_speed_threads2": "python benchmarks/core_speed.py --threads 2",
+    "forecasting": "python benchmarks/forecasting.py",
+    "forecasting_memory": "python benchmarks/forecasting_memory.py",
+    "forecasting_norm_layer_plain": "python benchmarks/forecasting.py --datasets ETTm1 --seeds 0 --params "
+                                    "'{\"d\": 64, \"d_ff\": 256, \"max_epochs\": 10, \"max_windows_per_epoch\": "
+                                    "8192, \"norm\": \"layer_plain\"}' --out docs/benchmarks/forecasting_norm_layer_plain",
+    "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
+}
+
+
 def page(json_path: Path, rel_bench: str = "../benchmarks") -> str:
     """The reST page of one benchmark result."""
     name = json_path.stem
@@ -137,7 +156,7 @@ def page(json_path: Path, rel_bench: str = "../benchmarks") -> str:
     lines = [f".. _benchmark-{name}:", "", "=" * len(title), title, "=" * len(title), "",
              f"Generated from :download:`{name}.json <{rel_bench}/{name}.json>`"
              + (f" and :download:`{name}.md <{rel_bench}/{name}.md>`" if md_path.exists() else "")
-             + ", written by the scripts in ``benchmarks/``.", ""]
+             + f", written by ``{PRODUCERS[name]}``.", ""]
     if md_path.exists():
         lines += ["Tables", "------", "",
                   f".. include:: {rel_bench}/{name}.md", "   :parser: myst_parser.sphinx_",
@@ -170,6 +189,9 @@ def write_pages(app, config) -> None:
     wanted = {"index.rst"}
     _write(out / "index.rst", INDEX)
     for json_path in sorted(bench.glob("*.json")):
+        if json_path.stem not in PRODUCERS:
+            raise ValueError(f"docs/benchmarks/{json_path.name} names no producing script in PRODUCERS: "
+                             "add the command that writes it, or move it to docs/notes/")
         target = out / f"{json_path.stem}.rst"
         wanted.add(target.name)
         _write(target, page(json_path))
