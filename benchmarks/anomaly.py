@@ -54,7 +54,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 import sbt_sklearn
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows
 from sbt_sklearn.anomaly import pot_threshold, tail_levels
-from sbt_sklearn.compression import size_summary
 from sbt_sklearn.data import load_smap_msl
 from sbt_sklearn.metrics import precision_recall_f1
 
@@ -176,11 +175,14 @@ class SBT:
 
     def info(self):
         m = self.model
-        size = size_summary(m.module_)
+        report = m.compression_report().to_dict()
+        size = {key: report[key]["size_bits"] for key in ("paper", "honest")}
+        # size_kib: the paper's convention (1 bit per binary weight; gains and biases free);
+        # size_kib_honest: everything inference needs; dense_size_kib: the dense FP32 twin (honest)
         return {"params": {k: v for k, v in self.params.items()}, "n_epochs": m.n_epochs_,
-                "kept_fraction": size["kept_fraction"], "size_kib": size["bits_paper"] / 8192,
-                "dense_size_kib": size["bits_dense"] / 8192,
-                "threshold_quantile_from_fit": float(m.threshold_)}
+                "kept_fraction": 1.0 - report["model"]["p"], "size_kib": size["paper"]["sbt"] / 8192,
+                "size_kib_honest": size["honest"]["sbt"] / 8192, "dense_size_kib": size["honest"]["dense"] / 8192,
+                "file_bytes": report["file_bytes"]["sbt"], "threshold_quantile_from_fit": float(m.threshold_)}
 
 
 class SBTSmoothed:

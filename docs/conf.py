@@ -76,7 +76,8 @@ numpydoc_xref_param_type = False
 # modules documented in the API reference: every public sub-module with an __all__ is found
 # automatically (sbt_api.py); list here only what to leave out
 sbt_api_package = "sbt_sklearn"
-sbt_api_exclude = ["sbt_sklearn.estimators", "sbt_sklearn.utils", "sbt_sklearn.cli"]
+sbt_api_exclude = ["sbt_sklearn.estimators", "sbt_sklearn.utils", "sbt_sklearn.cli",
+                   "sbt_sklearn.plotting_anomaly"]  # a deprecated alias of sbt_sklearn.plotting
 
 
 

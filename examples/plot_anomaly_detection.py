@@ -27,7 +27,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows
 from sbt_sklearn.data import load_sample_telemetry
 from sbt_sklearn.metrics import precision_recall_f1
-from sbt_sklearn.plotting_anomaly import plot_anomaly_scores
+from sbt_sklearn.plotting import plot_anomaly_scores
 
 torch.set_num_threads(1)
 train, test, labels = load_sample_telemetry("G-7")

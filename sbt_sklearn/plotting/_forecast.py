@@ -1,14 +1,10 @@
-"""Plot helpers. matplotlib is imported inside the functions, so importing this module is cheap
-and matplotlib stays an optional dependency."""
+"""``plot_forecast``: predicted against actual values over time, one panel per channel."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._plot_pals import plot_pals_trajectory
-from .plotting_anomaly import plot_anomaly_scores
-
-__all__ = ["plot_anomaly_scores", "plot_forecast", "plot_pals_trajectory"]
+__all__ = ["plot_forecast"]
 
 
 def plot_forecast(y_true, y_pred, *, channels=(0, 1), channel_names=None, index=None, ax=None,

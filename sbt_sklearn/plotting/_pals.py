@@ -1,4 +1,8 @@
-"""Plot of a PALS sparsity trajectory against the validation loss (as in the PALS paper's figures)."""
+"""``plot_pals_trajectory``: a PALS sparsity trajectory against the validation loss.
+
+As in the figures of the PALS paper: the sparsity steps and decisions on the left axis, the
+validation loss on the right one.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 
+from ._sizes import model_size, size_line
+
 __all__ = ["demo_forecasting"]
 
 WINDOW = 48  # two days of hourly rows as context
@@ -18,7 +20,8 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
     every column with train statistics, trains on windows of 48 hourly rows for a short schedule
     (about 20-30 s on two CPU cores) and predicts every test row one step ahead. Prints the MSE
     and MAE of the model and of persistence (repeat the last value) on the standardised scale,
-    the kept fraction of the weights and the model size.
+    the kept fraction of the weights and the model size (under the SBT paper's convention, under
+    the honest one, and the bytes of the saved model file, each against the dense FP32 twin).
 
     Parameters
     ----------
@@ -30,18 +33,20 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
     Returns
     -------
     summary : dict
-        ``mse``, ``mae``, ``persistence_mse``, ``persistence_mae``, ``kept_fraction``,
-        ``n_parameters``, ``size_bits``, ``dense_bits`` and ``fit_seconds``.
+        ``mse``, ``mae``, ``persistence_mse``, ``persistence_mae``, ``n_parameters``,
+        ``fit_seconds`` and the keys of the model's size: ``kept_fraction``,
+        ``size_bits_paper``, ``size_bits_honest``, ``dense_size_bits``, ``file_bytes`` and
+        ``dense_file_bytes``.
 
     Examples
     --------
-    >>> from sbt_sklearn._demo_forecasting import demo_forecasting
+    >>> from sbt_sklearn.demo import demo_forecasting
     >>> summary = demo_forecasting(print_fn=lambda *a: None)  # doctest: +SKIP
     >>> summary["mse"] < summary["persistence_mse"]  # doctest: +SKIP
     True
     """
-    from .data import load_sample_etth1, sliding_windows
-    from .estimators import SBTForecaster
+    from ..data import load_sample_etth1, sliding_windows
+    from ..estimators import SBTForecaster
 
     frame = load_sample_etth1()
     train = frame.iloc[:8640]  # test period: rows 11520-14400
@@ -67,14 +72,7 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
         "fit_seconds": fit_s,
         "n_parameters": int(sum(p.numel() for p in model.module_.parameters())),
     }
-    try:
-        from .compression import size_summary
-
-        size = size_summary(model.module_)
-        out.update(kept_fraction=float(size["kept_fraction"]), size_bits=int(size["bits_paper"]),
-                   dense_bits=int(size["bits_dense"]))
-    except Exception:  # noqa: BLE001 - the size report is optional in the demo
-        out.update(kept_fraction=1.0 - model.p, size_bits=None, dense_bits=None)
+    out.update(model_size(model))
 
     print_fn(f"Forecasting: ETTh1 (vendored sample), 7 channels, window {WINDOW}, "
              f"{len(X):,} training windows, {len(Xt):,} test rows predicted one step ahead")
@@ -83,7 +81,5 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
     print_fn(f"  test MSE {out['mse']:.4f}  MAE {out['mae']:.4f}   (standardised scale)")
     print_fn(f"  persistence MSE {out['persistence_mse']:.4f}  MAE {out['persistence_mae']:.4f}")
     print_fn(f"  kept fraction of weights {out['kept_fraction']:.2f}")
-    if out["size_bits"]:
-        print_fn(f"  model size {out['size_bits'] / 8 / 1024:.1f} KiB (1 bit per binary weight) vs "
-                 f"{out['dense_bits'] / 8 / 1024:.1f} KiB for the dense FP32 twin")
+    print_fn(f"  {size_line(out)}")
     return out

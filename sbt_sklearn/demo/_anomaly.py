@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from ._sizes import model_size, size_line
+
 __all__ = ["demo_anomaly"]
 
 
@@ -21,7 +23,8 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
     Threshold-free ROC-AUC and PR-AUC are printed next to those of an IsolationForest on the
     same time steps and of a random score, together with the flagged fraction at the fitted
     threshold (1 % of the training windows), the kept fraction of the sparse-binary weights
-    and the model size.
+    and the model size (under the SBT paper's convention, under the honest one, and the bytes of
+    the saved model file, each against the dense FP32 twin).
 
     Parameters
     ----------
@@ -37,12 +40,13 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
     Returns
     -------
     results : dict
-        ``roc_auc`` and ``pr_auc`` per detector, ``fit_seconds``, ``kept_fraction``,
-        ``size_kib`` and ``dense_size_kib``.
+        ``roc_auc`` and ``pr_auc`` per detector, ``fit_seconds``, ``flagged_fraction`` and
+        the keys of the model's size: ``kept_fraction``, ``size_bits_paper``,
+        ``size_bits_honest``, ``dense_size_bits``, ``file_bytes`` and ``dense_file_bytes``.
 
     Examples
     --------
-    >>> from sbt_sklearn._demo_anomaly import demo_anomaly
+    >>> from sbt_sklearn.demo import demo_anomaly
     >>> res = demo_anomaly(print_fn=lambda line: None)  # doctest: +SKIP
     >>> res["roc_auc"]["SBT"] > res["roc_auc"]["random"]  # doctest: +SKIP
     True
@@ -50,9 +54,8 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
     from sklearn.ensemble import IsolationForest
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from .compression import size_summary
-    from .data import load_sample_telemetry, sliding_windows
-    from .estimators import SBTAnomalyDetector
+    from ..data import load_sample_telemetry, sliding_windows
+    from ..estimators import SBTAnomalyDetector
 
     train, test, labels = load_sample_telemetry(channel)
     train, test = train.astype(np.float32), test.astype(np.float32)
@@ -73,13 +76,11 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
               "random": np.random.default_rng(random_state).random(len(test))}
     roc = {k: 100 * roc_auc_score(labels, v) for k, v in scores.items()}
     pr = {k: 100 * average_precision_score(labels, v) for k, v in scores.items()}
-    size = size_summary(det.module_)
+    size = model_size(det)
     print_fn(f"  {'detector':16s} {'ROC-AUC':>8s} {'PR-AUC':>8s}")
     for k in scores:
         print_fn(f"  {k:16s} {roc[k]:8.1f} {pr[k]:8.1f}")
     print_fn(f"  SBT fit {fit_s:.1f} s; flags {100 * flagged:.1f} % of test steps at the threshold "
-             f"(1 % of training windows); kept weights {100 * size['kept_fraction']:.0f} % (p={det.p}); "
-             f"size {size['bits_paper'] / 8192:.1f} KiB vs {size['bits_dense'] / 8192:.1f} KiB dense FP32")
-    return {"roc_auc": roc, "pr_auc": pr, "fit_seconds": fit_s, "flagged_fraction": flagged,
-            "kept_fraction": size["kept_fraction"], "size_kib": size["bits_paper"] / 8192,
-            "dense_size_kib": size["bits_dense"] / 8192}
+             f"(1 % of training windows); kept weights {100 * size['kept_fraction']:.0f} % (p={det.p})")
+    print_fn(f"  {size_line(size)}")
+    return {"roc_auc": roc, "pr_auc": pr, "fit_seconds": fit_s, "flagged_fraction": flagged, **size}
