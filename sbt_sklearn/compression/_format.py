@@ -138,7 +138,7 @@ def encode_json(value):
     Examples
     --------
     >>> import numpy as np
-    >>> from sbt_sklearn.compression import decode_json, encode_json
+    >>> from sbt_sklearn.compression._format import decode_json, encode_json
     >>> data = encode_json({1: (2.5, float("nan")), "a": np.array(["x", "yz"])})
     >>> back = decode_json(data)
     >>> back[1][0], back["a"].dtype
@@ -199,7 +199,7 @@ def decode_json(data):
 
     Examples
     --------
-    >>> from sbt_sklearn.compression import decode_json
+    >>> from sbt_sklearn.compression._format import decode_json
     >>> decode_json({"$tuple": [1, {"$float": "inf"}]})
     (1, inf)
     """
@@ -307,7 +307,7 @@ def encode_mask(mask: np.ndarray) -> tuple[bytes, str, int]:
     Examples
     --------
     >>> import numpy as np
-    >>> from sbt_sklearn.compression import decode_mask, encode_mask
+    >>> from sbt_sklearn.compression._format import decode_mask, encode_mask
     >>> mask = np.random.default_rng(0).random(4000) < 0.1
     >>> payload, coding, k = encode_mask(mask)
     >>> coding, len(payload) < 4000 // 8
@@ -365,7 +365,7 @@ def decode_mask(payload: bytes, coding: str, k: int, numel: int, n_ones: int) ->
     Examples
     --------
     >>> import numpy as np
-    >>> from sbt_sklearn.compression import decode_mask
+    >>> from sbt_sklearn.compression._format import decode_mask
     >>> decode_mask(np.packbits([1, 0, 1]).tobytes(), "bits", 0, 3, 2)
     array([ True, False,  True])
     """
@@ -442,7 +442,8 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     Examples
     --------
     >>> import numpy as np
-    >>> from sbt_sklearn.compression import read_model_bytes, write_model_bytes
+    >>> from sbt_sklearn.compression import read_model_bytes
+    >>> from sbt_sklearn.compression._format import write_model_bytes
     >>> blob = write_model_bytes({"hello": 1}, {"x": np.arange(3, dtype=np.int64)})
     >>> meta, tensors = read_model_bytes(blob)
     >>> meta["hello"], tensors["x"].tolist()

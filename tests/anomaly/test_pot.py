@@ -18,19 +18,8 @@ from sbt_sklearn.anomaly import (
     spot_stream_threshold,
 )
 
-try:  # keep BLAS single-threaded: L-BFGS-B is very slow under thread contention on small CI boxes
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_blas():
-    if threadpool_limits is None:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
+# keep BLAS single-threaded: L-BFGS-B is very slow under thread contention on small CI boxes
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _scipy_mle(peaks):

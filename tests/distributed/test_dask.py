@@ -19,14 +19,6 @@ from sbt_sklearn.distributed import dask_backend  # noqa: E402
 TINY = dict(n_heads=2, n_layers=1, d_ff=16, max_epochs=1, batch_size=16, random_state=0)
 
 
-@pytest.fixture
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as on the workers: float sums then agree bit for bit
-    yield
-    torch.set_num_threads(before)
-
-
 def _searches(panel):
     X, y = panel
     t = np.arange(200, dtype=np.float32)
@@ -37,6 +29,7 @@ def _searches(panel):
     ]
 
 
+# one_torch_thread (tests/conftest.py): one thread as on the workers, so that float sums agree bit for bit
 def test_grid_search_on_dask_matches_local(panel, one_torch_thread):
     local = [search.fit(X, y) for search, X, y in _searches(panel)]
 

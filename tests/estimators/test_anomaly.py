@@ -9,21 +9,12 @@ import torch
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
+from _params import NAMED_PARAMS
 from sbt_sklearn.estimators._input import two_valued_channels
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows
 from sbt_sklearn.anomaly import pot_threshold
 
-TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=2, batch_size=32, max_windows_per_epoch=None,
-            random_state=0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread (and leave the other core to other work)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+TINY = NAMED_PARAMS["detector_behaviour"]
 
 
 def _series(n=600, c=3, seed=0):

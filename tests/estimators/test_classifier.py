@@ -10,9 +10,10 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from _params import NAMED_PARAMS
 from sbt_sklearn import SBTClassifier
 
-FAST = dict(d=16, n_heads=2, n_layers=1, d_ff=32, max_epochs=30, batch_size=16, random_state=0)
+FAST = NAMED_PARAMS["classifier_learns"]
 
 
 @pytest.fixture(scope="module")

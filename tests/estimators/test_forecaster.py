@@ -9,10 +9,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
+from _params import NAMED_PARAMS
 from sbt_sklearn import SBTForecaster, sliding_windows
 from sbt_sklearn.estimators._dataset import BatchLoader
 
-TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=2, batch_size=32, random_state=0)
+TINY = NAMED_PARAMS["forecaster_behaviour"]
 
 
 def _series(n=240, c=2, seed=0):

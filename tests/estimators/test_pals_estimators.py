@@ -7,12 +7,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
+from _params import NAMED_PARAMS
 from sbt_sklearn import SBTClassifier
 from sbt_sklearn.nn import sparse_layers
 from sbt_sklearn.nn._biprop import SparseBinaryLinear
 
-PALS = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=6, batch_size=8, random_state=0, pals=True,
-            pals_interval=3)
+PALS = NAMED_PARAMS["classifier_pals"]
 
 
 @pytest.fixture(scope="module")
