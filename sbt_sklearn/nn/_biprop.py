@@ -99,6 +99,8 @@ class SparseBinaryLinear(nn.Module):
         self._p = 0.0
         self.p = p
         self._cache: tuple[tuple, torch.Tensor] | None = None
+        #: weight computed for the current training forward by the network (see fused_biprop)
+        self._fused: torch.Tensor | None = None
 
     # -- sparsity level ---------------------------------------------------------------------
     @property
@@ -153,6 +155,8 @@ class SparseBinaryLinear(nn.Module):
 
     def effective_weight(self) -> torch.Tensor:
         """The folded weight used by ``forward``: ``alpha * sign(W) * M`` (or ``W * M``)."""
+        if self._fused is not None:
+            return self._fused
         if self.training or torch.is_grad_enabled():
             self._cache = None
             return self._compute_weight()

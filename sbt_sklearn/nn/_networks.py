@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from ._biprop import SparseBinaryLinear
+from ..sparsity import biprop_weights
 from ._encoder import SBTEncoder, sparse_layers, update_global_topk_
 
 __all__ = ["SBTClassificationNet", "SBTLastStepNet"]
@@ -43,6 +46,30 @@ class _SBTNet(nn.Module):
         if self.topk_scope == "global" and (self.training or not self._global_fresh):
             update_global_topk_(self, self._p)
             self._global_fresh = not self.training
+
+    #: compute the Biprop weights of a training forward in one autograd node (False: layer by layer)
+    fuse_biprop: bool = True
+
+    @contextlib.contextmanager
+    def _fused_biprop(self):
+        """While training with autograd: compute every Biprop layer's weight in one autograd node
+        (:func:`~sbt_sklearn.sparsity.biprop_weights`, the same values and gradients as layer by
+        layer) and let the layers use it for this forward. On small shapes the per-layer Python
+        and autograd overhead is most of what Biprop adds to a training step."""
+        fuse = self.fuse_biprop and self.training and torch.is_grad_enabled()
+        layers = [m for m in sparse_layers(self) if m.binary] if fuse else []
+        if len(layers) < 2:
+            yield
+            return
+        weights = biprop_weights([m.scores for m in layers], [m.weight for m in layers], [m.n_keep for m in layers],
+                                 [m.weight_sign for m in layers], [m.weight_abs for m in layers])
+        for layer, weight in zip(layers, weights):
+            layer._cache, layer._fused = None, weight
+        try:
+            yield
+        finally:
+            for layer in layers:
+                layer._fused = None
 
     def train(self, mode: bool = True):  # noqa: D102
         self._global_fresh = False
@@ -85,13 +112,14 @@ class SBTClassificationNet(_SBTNet):
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for windows ``x`` (B, T, m); ``padding_mask`` (B, T) is True at padded steps."""
         self._before_forward()
-        z = self.encoder(x, padding_mask)  # (B, T, d)
-        if padding_mask is None:
-            pooled = z.mean(dim=1)
-        else:
-            valid = (~padding_mask).unsqueeze(-1).to(z.dtype)  # (B, T, 1)
-            pooled = (z * valid).sum(dim=1) / valid.sum(dim=1).clamp_min(1.0)
-        return self.decoder(pooled)  # (B, C)
+        with self._fused_biprop():
+            z = self.encoder(x, padding_mask)  # (B, T, d)
+            if padding_mask is None:
+                pooled = z.mean(dim=1)
+            else:
+                valid = (~padding_mask).unsqueeze(-1).to(z.dtype)  # (B, T, 1)
+                pooled = (z * valid).sum(dim=1) / valid.sum(dim=1).clamp_min(1.0)
+            return self.decoder(pooled)  # (B, C)
 
 
 class SBTLastStepNet(_SBTNet):
@@ -138,6 +166,7 @@ class SBTLastStepNet(_SBTNet):
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Output at the last step of windows ``x`` (B, T, m)."""
         self._before_forward()
-        z = self.encoder(x, padding_mask, last_only=True)  # (B, 1, d)
-        out = self.decoder(z[:, -1])  # (B, n_outputs)
+        with self._fused_biprop():
+            z = self.encoder(x, padding_mask, last_only=True)  # (B, 1, d)
+            out = self.decoder(z[:, -1])  # (B, n_outputs)
         return out if self.output_gate is None else out * self.output_gate

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import torch
 
-__all__ = ["n_kept", "topk_mask", "biprop_weight", "masked_weight", "global_keep_counts"]
+__all__ = ["n_kept", "topk_mask", "biprop_weight", "biprop_weights", "masked_weight", "global_keep_counts"]
 
 
 @lru_cache(maxsize=4096)
@@ -72,6 +72,60 @@ class _BipropWeight(torch.autograd.Function):
         return grad_out * weight * scores.sign(), None, None, None, None
 
 
+class _BipropWeights(torch.autograd.Function):
+    """:class:`_BipropWeight` for many layers at once: one autograd node instead of one per layer.
+
+    Layers with the same number of entries and keep count are processed as one stacked batch
+    (one k-th value, comparison, count check and gain for the group); masks are the same as layer
+    by layer, gains equal up to float rounding of the sum (the per-layer path uses a dot
+    product). A group whose thresholds tie falls back to the exact per-layer top-k. The backward
+    gives the score gradients ``g * W * sign(S)`` with one ``_foreach`` product per factor
+    (multiplying by ``sign(S)``, which is -1, 0 or 1, is exact in any order). On small networks the
+    per-layer Python, autograd and kernel-launch overhead is most of Biprop's cost.
+    """
+
+    @staticmethod
+    def forward(ctx, n_keeps, *tensors):  # noqa: D102
+        n = len(n_keeps)
+        scores, weights, signs, abss = (tensors[i * n:(i + 1) * n] for i in range(4))
+        groups: dict = {}
+        for i, (s, k) in enumerate(zip(scores, n_keeps)):
+            groups.setdefault((s.numel(), k, s.dtype), []).append(i)
+        out = [None] * n
+        for (numel, k, _), idx in groups.items():
+            if len(idx) > 1 and k < numel:
+                a = torch.stack([scores[i].detach().reshape(-1) for i in idx]).abs_()  # (G, numel)
+                threshold = torch.kthvalue(a, numel - k, dim=1, keepdim=True).values
+                keep = a > threshold
+                if bool((keep.sum(dim=1) == k).all()):  # no ties at any threshold
+                    mask = keep.to(a.dtype)
+                    wa = torch.stack([abss[i].reshape(-1) for i in idx])
+                    alpha = (wa * mask).sum(dim=1, keepdim=True).div_(k)
+                    sign = torch.stack([signs[i].reshape(-1) for i in idx])
+                    for i, w in zip(idx, mask.mul_(sign).mul_(alpha).unbind(0)):
+                        out[i] = w.view_as(scores[i])
+                    continue
+            for i in idx:
+                mask = topk_mask(scores[i].detach().abs(), k)
+                alpha = torch.dot(abss[i].reshape(-1), mask.reshape(-1)).div_(k)
+                out[i] = mask.mul_(signs[i]).mul_(alpha)
+        ctx.n = n
+        ctx.save_for_backward(*scores, *weights)
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):  # noqa: D102
+        saved = ctx.saved_tensors
+        scores, weights = saved[:ctx.n], saved[ctx.n:]
+        used = [i for i, g in enumerate(grads) if g is not None]
+        prods = torch._foreach_mul([grads[i] for i in used], [weights[i] for i in used])
+        prods = torch._foreach_mul(prods, [scores[i].sign() for i in used])
+        out = [None] * ctx.n
+        for i, g in zip(used, prods):
+            out[i] = g
+        return (None, *out, *([None] * (3 * ctx.n)))
+
+
 class _MaskedWeight(torch.autograd.Function):
     """W_eff = W * M with trainable W; scores get the same straight-through gradient g * W * sign(S)."""
 
@@ -125,6 +179,36 @@ def biprop_weight(
     if weight_abs is None:
         weight_abs = weight.abs()
     return _BipropWeight.apply(scores, weight, weight_sign, n_keep, weight_abs)
+
+
+def biprop_weights(scores, weights, n_keeps, weight_signs, weight_abss) -> tuple:
+    """:func:`biprop_weight` of many layers in one autograd node.
+
+    Same masks and score gradients as layer by layer; gains equal up to the rounding of a sum.
+
+    Parameters
+    ----------
+    scores, weights, weight_signs, weight_abss : sequence of torch.Tensor
+        Per layer: trainable scores, frozen weights, ``sign(W)`` and ``|W|``.
+    n_keeps : sequence of int
+        Per layer: number of entries kept.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        Per layer: ``alpha * sign(W) * M``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sbt_sklearn.sparsity import biprop_weight, biprop_weights
+    >>> w = [torch.tensor([[0.5, -1.0], [2.0, -0.1]]), torch.tensor([[0.3, 0.2, -0.4]])]
+    >>> s = [torch.tensor([[0.3, -0.9], [0.1, 0.8]]), torch.tensor([[0.1, -0.5, 0.2]])]
+    >>> fused = biprop_weights(s, w, [2, 1], [t.sign() for t in w], [t.abs() for t in w])
+    >>> all(torch.allclose(f, biprop_weight(si, wi, k)) for f, si, wi, k in zip(fused, s, w, [2, 1]))
+    True
+    """
+    return _BipropWeights.apply(tuple(int(k) for k in n_keeps), *scores, *weights, *weight_signs, *weight_abss)
 
 
 def masked_weight(scores: torch.Tensor, weight: torch.Tensor, n_keep: int) -> torch.Tensor:

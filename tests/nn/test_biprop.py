@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sbt_sklearn.nn import SparseBinaryLinear, stable_uniform
-from sbt_sklearn.sparsity import n_kept
+from sbt_sklearn.nn import SBTClassificationNet, SBTLastStepNet, SparseBinaryLinear, sparse_layers, stable_uniform
+from sbt_sklearn.sparsity import biprop_weight, biprop_weights, n_kept
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (10, 10), (64, 33)])
@@ -152,3 +152,38 @@ def test_weights_follow_a_version_stable_stream():
 
 
 PINNED = [-0.893031656742096, 0.1374845802783966, 0.17583239078521729, 0.7225134372711182]
+
+
+@pytest.mark.parametrize("net_cls, attention, scope", [
+    (SBTClassificationNet, "qkv_mask", "layer"), (SBTLastStepNet, "step_t", "layer"),
+    (SBTClassificationNet, "full", "global"),
+])
+def test_fused_training_weights_equal_the_layer_by_layer_ones(net_cls, attention, scope):
+    torch.manual_seed(0)
+    x = torch.randn(6, 10, 3)
+    grads, outs = [], []
+    for fuse in (True, False):
+        net = net_cls(3, 4, d=16, n_layers=2, d_ff=32, attention=attention, topk_scope=scope, max_len=10, seed=3)
+        net.fuse_biprop = fuse
+        net.train()
+        out = net(x)
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append([m.scores.grad.clone() for m in sparse_layers(net)])
+        masks = [m.mask() for m in sparse_layers(net)]
+        if fuse:
+            fused_masks = masks
+            assert all(m._fused is None for m in sparse_layers(net))  # released after the forward
+    assert all(torch.equal(a, b) for a, b in zip(fused_masks, masks))
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_fused_weights_fall_back_to_exact_top_k_on_ties():
+    w = [torch.tensor([[0.5, -1.0], [2.0, -0.1]]), torch.tensor([[0.3, 0.2], [-0.4, 0.1]])]
+    s = [torch.tensor([[0.3, 0.3], [0.3, 0.8]], requires_grad=True), torch.tensor([[0.1, -0.5], [0.2, 0.7]])]
+    fused = biprop_weights(s, w, [2, 2], [t.sign() for t in w], [t.abs() for t in w])
+    for f, si, wi in zip(fused, s, w):
+        assert int((f != 0).sum()) == 2
+        assert torch.equal(f, biprop_weight(si, wi, 2))
