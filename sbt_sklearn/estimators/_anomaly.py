@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..anomaly import pot_threshold
 from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
+from .._docstrings import fill_doc
 from ._base import SBTBase
 from ._export import FoldedIO
 from ._input import two_valued_channels
@@ -25,6 +26,7 @@ _ERROR_FLOOR = 1e-2
 _RARITY_CHUNK = 8192
 
 
+@fill_doc("anomaly")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTAnomalyDetector(OutlierMixin, SBTBase):
     """Sparse Binary Transformer anomaly detector for multivariate time series windows.
 
@@ -41,135 +43,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
 
     Parameters
     ----------
-    p : float, default=0.5
-        Prune rate: the fraction of weights removed in every sparse-binary layer (the paper
-        uses 0.75 for anomaly detection; the original code's ``lin_prune_rate`` is the kept
-        fraction ``1 - p``).
-    binary : bool, default=True
-        Sign-binary weights with a per-layer gain. ``binary=False, p=0`` is the dense FP32 twin.
-    d : int, default=64
-        Model width (the paper uses twice the number of channels).
-    n_heads : int, default=2
-        Attention heads (must divide ``d``).
-    n_layers : int, default=2
-        Encoder layers.
-    d_ff : int, default=256
-        Feed-forward width.
-    attention : {"step_t", "full", "qkv_mask"}, default="step_t"
-        Attention mode. ``"step_t"`` is the paper's mask, computed by a fast path in which
-        only the last step runs real attention.
-    norm : {"none", "layer", "layer_plain", "batch"}, default="none"
-        Normalisation after each residual (the SBT anomaly model has none; ``"layer_plain"``:
-        layer norm without gain and bias).
-    pos_encoding : {"fixed", "learnable"}, default="fixed"
-        Sinusoidal (any length) or learnable positional encoding.
-    topk_scope : {"layer", "global"}, default="layer"
-        Prune each layer to ``p`` (as SBT) or keep the top ``1 - p`` of scores over all layers.
-    pals : bool, default=False
-        Adapt the prune rate during training with PALS (``p`` is then the starting rate).
-    pals_lambda, pals_gamma : float, default=1.1
-        PALS loss tolerance and rate factor.
-    pals_interval : int, default=20
-        Training steps between PALS decisions.
-    p_max : float, default=0.9
-        Highest prune rate PALS may reach.
-    target : {"predict", "reconstruct"}, default="predict"
-        What the network outputs for the last step of a window. ``"predict"``: the last row
-        is zeroed on input and predicted from the past steps (a one-step forecast error).
-        ``"reconstruct"``: the paper's setting; the last row stays visible and is
-        reconstructed, with attention from the last step to itself blocked, so the network
-        sees the last step only through its own embedding and the residual connections.
-        ``"predict"`` is the default: with the same budget it ranked anomalies better on MSL
-        (ROC-AUC 61.8 vs 56.9) and neither target ranks SMAP's anomalies (40.2 vs 42.3);
-        see the user guide.
-    error_weighting : {"continuous", "none", "reference"}, default="continuous"
-        How channels are combined in the score. ``"continuous"``: the mean squared error of
-        the standardised last step over the channels that take more than two distinct values
-        in training (over all channels if none does): on/off flags, such as the command
-        channels of SMAP and MSL, are left out of the score (they still feed the network).
-        Measured on MSL: ROC-AUC 70.1 against 60.7 for ``"none"`` (SMAP 39.5 against 41.5;
-        see ``docs/benchmarks/anomaly_scoring_study.md``). ``"none"``: the mean over channels of
-        the squared error of the standardised last step (the paper's score). ``"reference"``:
-        each channel's squared error is first divided by its mean on the training windows
-        (floored at 1 % of the mean over channels), so a channel counts by how unusual its
-        error is rather than by how hard it is to predict. Measured: better on SMAP, worse
-        on MSL, where channels that are constant in training get a large weight.
-    rarity : {"marginal"} or None, default=None
-        Also score how rare the window's last row is. ``None``: the error alone.
-        ``"marginal"``: for every channel that takes more than two distinct values in
-        training (all channels if none does), a histogram of its standardised training
-        values on 64 equal-mass, left-closed bins (widths floored at 0.01 standard deviations,
-        an exponential tail outside the training range) gives the row's ``-log`` density,
-        summed over channels (channels taken as independent; a value repeated in training
-        falls in the bin that starts at it, so a discrete channel's density reflects the gaps
-        between its values). The score is then ``max(0, T_e + log 0.05) + T_v``, where ``T_e``
-        and ``T_v`` are the ``-log`` upper-tail probabilities of the error and of that rarity
-        among the training windows (kept as 65 quantiles each): the error counts once it is
-        beyond its 95 % training quantile, the rarity always. It catches anomalies that the
-        network predicts well, such as SMAP's flat stretches at unusual levels, and mutes the
-        error below its training tail. Measured (p=0.75, medians of three seeds, ROC-AUC /
-        PR-AUC, ``docs/benchmarks/anomaly.md``): SMAP 65.8 / 18.4 against 41.2 / 10.7 with
-        ``None`` (the rarity does the work there: the dense twin scores the same), MSL 70.3 /
-        26.4 against 70.1 / 24.1; one detector per SMAP channel, scores pooled through
-        ``sbt_sklearn.anomaly.tail_levels``: 73.6 / 32.9 against 67.4 / 24.6
-        (``docs/benchmarks/anomaly_per_channel.md``). On single telemetry channels, where
-        anomalies are prediction failures, it is often worse (shipped samples, ROC-AUC with /
-        without: G-7 52.2 / 67.9, M-7 76.1 / 93.2, T-8 52.3 / 53.1; over all 80 SMAP and MSL
-        channels it ranks better in 43), hence not the default.
-    loss : {"squared", "huber"}, default="squared"
-        Training loss on the standardised last step. ``"squared"`` is the paper's mean
-        squared error. ``"huber"`` (quadratic up to 1, linear beyond) keeps rare huge
-        errors (a rarely switching 0/1 channel is tens of standard deviations away when it
-        switches) from dominating the gradient; it trained more smoothly on MSL but ranked
-        anomalies worse (ROC-AUC 59.0 vs 61.8). The score is the squared error either way.
-    threshold : {"quantile", "pot"}, default="quantile"
-        How ``offset_`` is set from the reference scores (the scores of the training
-        windows; never from data that is scored later). ``"quantile"``: a fraction
-        ``contamination`` of the reference windows are outliers. ``"pot"``:
-        Peaks-Over-Threshold, a generalised Pareto fit of the tail of the reference anomaly
-        scores (:func:`sbt_sklearn.anomaly.pot_threshold`) with risk ``q`` and initial
-        level ``level``.
-    contamination : float, default=0.01
-        Expected fraction of outliers, in (0, 0.5], for ``threshold="quantile"`` (the paper
-        uses 1 % on SMAP and MSL and 0.5 % on SMD).
-    q : float, default=1e-3
-        POT risk: the probability, under the fitted tail, that a normal window is flagged.
-    level : float, default=0.98
-        POT initial threshold: the ``level`` quantile of the reference anomaly scores.
-    max_epochs : int, default=20
-        Training epochs (a cosine schedule decays the learning rate to 0 over them).
-    max_windows_per_epoch : int, float or None, default=10000
-        Windows drawn (without replacement, freshly every epoch, seeded by
-        ``random_state``) for each training epoch: an int is a count, a float in (0, 1] a
-        fraction of the training windows, None uses all of them every epoch. Long series
-        give hundreds of thousands of strongly overlapping windows; a fresh sample per epoch
-        covers them over the epochs at a fixed cost per epoch.
-    batch_size : int, default=128
-        Mini-batch size (as in the paper); batches are reshuffled every epoch.
-    lr : float or "auto", default="auto"
-        Adam learning rate. ``"auto"`` is 0.02 for sign-binary models (``binary=True``) and
-        1e-3 for FP32 weights.
-    early_stopping : bool, default=False
-        Hold out the last ``validation_fraction`` of the training windows (time order is
-        kept, with a gap of one window length so no step is shared with training windows),
-        stop when the validation loss has not improved for ``n_iter_no_change`` epochs and
-        restore the best weights. The reference scores of the threshold are still computed
-        on all training windows.
-    validation_fraction : float, default=0.1
-        Held-out tail for early stopping.
-    n_iter_no_change : int, default=5
-        Patience of early stopping, in epochs.
-    missing : {"raise", "interpolate"}, default="raise"
-        NaN/inf in X raise a ValueError, or are linearly interpolated along time.
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where to train and score; a model trained on a GPU scores on a CPU-only machine.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, scores, masks, window sampling and batch order: two fits with the
-        same integer give identical scores on the CPU.
-    verbose : int, default=0
-        0 prints nothing; 1 shows a progress bar and a line per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks.
+    {parameters}
 
     Attributes
     ----------
@@ -548,13 +422,11 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         smooth : int, default=1
             Give step ``t`` the lowest score of the windows ending at ``t - smooth + 1`` ...
             ``t`` (a causal running maximum of the anomaly score), so that a large error keeps
-            its step flagged for ``smooth`` steps. Measured with ``smooth=25`` (ROC-AUC /
-            PR-AUC): with the error alone, MSL 77.3 / 27.5 against 70.1 / 24.1 (seed 0; seeds 1
-            and 2: 75.8 and 76.1 ROC-AUC), SMAP 42.1 / 11.0 against 39.5 / 10.5; with
-            ``rarity="marginal"`` (medians of three seeds, ``docs/benchmarks/anomaly.md``) MSL
-            77.7 / 29.8 against 70.3 / 26.4, but SMAP 59.1 / 15.3 against 65.8 / 18.4 (a rare
-            value is rare at its own step; holding it for 25 steps adds false alarms).
-            Smoothed scores are lower than window scores:
+            its step flagged for ``smooth`` steps. With ``smooth=25`` the error alone ranked
+            MSL's anomalies clearly better and SMAP's about as badly as before; with
+            ``rarity="marginal"`` MSL gained too but SMAP lost (a rare value is rare at its own
+            step; holding it for 25 steps adds false alarms). Numbers in
+            :doc:`/user_guide/anomaly_detection`. Smoothed scores are lower than window scores:
             set thresholds on smoothed reference scores (``score_series`` of the training
             series), not on ``offset_``.
 

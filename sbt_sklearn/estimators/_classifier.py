@@ -12,12 +12,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..nn import SBTClassificationNet
+from .._docstrings import fill_doc
 from ._base import SBTBase
 from ._export import FoldedIO
 
 __all__ = ["SBTClassifier"]
 
 
+@fill_doc("classifier")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTClassifier(ClassifierMixin, SBTBase):
     """Sparse Binary Transformer classifier for multivariate time series.
 
@@ -27,66 +29,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
 
     Parameters
     ----------
-    p : float, default=0.5
-        Prune rate: the fraction of weights removed in every sparse-binary layer (the paper's p;
-        the original code's ``prune_rate`` is the kept fraction ``1 - p``). Also the rate of the
-        Q/K/V activation masks when ``attention="qkv_mask"``.
-    binary : bool, default=True
-        Sign-binary weights with a per-layer gain. ``binary=False, p=0`` is the dense FP32 twin.
-    d : int, default=64
-        Model width.
-    n_heads : int, default=2
-        Attention heads (must divide ``d``).
-    n_layers : int, default=2
-        Encoder layers.
-    d_ff : int, default=256
-        Feed-forward width.
-    attention : {"qkv_mask", "full", "step_t"}, default="qkv_mask"
-        Attention mode.
-    norm : {"batch", "layer", "layer_plain", "none"}, default="batch"
-        Normalisation after each residual (batch statistics ignore padded steps;
-        ``"layer_plain"``: layer norm without gain and bias).
-    pos_encoding : {"fixed", "learnable"}, default="fixed"
-        Sinusoidal (any length) or learnable positional encoding.
-    topk_scope : {"layer", "global"}, default="layer"
-        Prune each layer to ``p`` (as SBT) or keep the top ``1 - p`` of scores over all layers.
-    pals : bool, default=False
-        Adapt the prune rate during training with PALS (``p`` is then the starting rate).
-    pals_lambda, pals_gamma : float, default=1.1
-        PALS loss tolerance and rate factor.
-    pals_interval : int, default=20
-        Training steps between PALS decisions.
-    p_max : float, default=0.9
-        Highest prune rate PALS may reach.
-    max_epochs : int, default=100
-        Training epochs (a cosine schedule decays the learning rate to 0 over them).
-    batch_size : int, default=32
-        Mini-batch size; batches are reshuffled every epoch.
-    lr : float or "auto", default="auto"
-        Adam learning rate. ``"auto"`` is 0.02 for sign-binary models (only scores and norms
-        train, and the mask needs large score moves; measured on JapaneseVowels: 0.005 gave
-        97.6 %, 0.02 gave 98.1 %) and 1e-3 for FP32 weights (``binary=False``).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training set (stratified), stop when the
-        validation loss has not improved for ``n_iter_no_change`` epochs and restore the best
-        weights. Off by default so that every fit uses all the data for the full schedule.
-    validation_fraction : float, default=0.1
-        Held-out fraction for early stopping.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss.
-    missing : {"raise", "interpolate"}, default="raise"
-        NaN/inf in X raise a ValueError, or are linearly interpolated along time.
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where to train and predict; a model trained on a GPU predicts on a CPU-only machine.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, scores, masks and batch order: two fits with the same integer give
-        identical predictions on the CPU.
-    verbose : int, default=0
-        0 prints nothing; 1 shows a progress bar and a line per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (for example ``skorch.callbacks.Checkpoint``).
+    {parameters}
 
     Attributes
     ----------

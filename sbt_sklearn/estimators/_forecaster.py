@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nn import SBTLastStepNet
 from ..nn._lags import base_forecast
+from .._docstrings import fill_doc
 from ._base import SBTBase
 from ._export import FoldedIO
 from ._linear_base import fit_linear_base
@@ -23,6 +24,7 @@ __all__ = ["SBTForecaster"]
 
 
 
+@fill_doc("forecaster")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTForecaster(RegressorMixin, SBTBase):
     """Sparse Binary Transformer for single-step forecasting of multivariate time series.
 
@@ -46,91 +48,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
     lags is fitted first and the SBT learns what it leaves (its residual); the forecast is the
     sum. The network's output is then scaled by a trainable per-channel gate (starting at 1),
     so that a channel where the network does not help can be shrunk towards the ridge forecast.
-    The base's coefficients are float16 (for ETTm1, 199 lags x 7 x 7 channels: 18.5 KB of a
-    33.4 KB file, against 14.9 KB for the SBT alone), which ``linear_base=None`` saves. Measured on ETTm1 and Weather (see the user guide), the base is
-    what lets the SBT beat a tuned Ridge.
+    The base's coefficients are stored in float16; with a long window they can take more of the
+    model file than the SBT itself, which ``linear_base=None`` saves. On ETTm1 and Weather the
+    base is what lets the SBT beat a tuned Ridge. :doc:`/user_guide/forecasting` gives the
+    measurements of both.
 
     Parameters
     ----------
-    p : float, default=0.5
-        Prune rate: the fraction of weights removed in every sparse-binary layer (the paper's
-        p; the original code's ``prune_rate`` is the kept fraction ``1 - p``).
-    binary : bool, default=True
-        Sign-binary weights with a per-layer gain. ``binary=False, p=0`` is the dense FP32 twin.
-    d : int, default=64
-        Model width (the paper uses 64 for ETTm1 and 100 for Weather).
-    n_heads : int, default=2
-        Attention heads (must divide ``d``).
-    n_layers : int, default=2
-        Encoder layers.
-    d_ff : int, default=256
-        Feed-forward width.
-    attention : {"step_t", "full", "qkv_mask"}, default="step_t"
-        Attention mode. ``"step_t"`` is the paper's forecasting mask with its fast path.
-    norm : {"layer", "layer_plain", "batch", "none"}, default="layer"
-        Normalisation after each residual connection. ``"layer_plain"`` is layer norm without
-        its trainable gain and bias: the model file then holds no float norm parameters (about
-        2 KB less at d=64 with 2 layers).
-    pos_encoding : {"fixed", "learnable"}, default="fixed"
-        Sinusoidal or learnable positional encoding.
-    topk_scope : {"layer", "global"}, default="layer"
-        Prune each layer to ``p`` (as SBT) or keep the top ``1 - p`` of scores over all layers.
-    pals : bool, default=False
-        Adapt the prune rate during training with PALS (``p`` is then the starting rate).
-    pals_lambda, pals_gamma : float, default=1.1
-        PALS loss tolerance and rate factor.
-    pals_interval : int, default=20
-        Training steps between PALS decisions.
-    p_max : float, default=0.9
-        Highest prune rate PALS may reach.
-    target : {"relative", "delta", "value"}, default="relative"
-        What the network sees and outputs. ``"relative"``: the window minus its last observed
-        row in, the change from that row out. ``"delta"``: the window as it is in, the change
-        out. ``"value"``: the window in, the next row itself out (the paper). Measured on
-        ETTm1 (see the user guide), ``"value"`` trains far more slowly than the other two.
-    linear_base : {"ridge"} or None, default="ridge"
-        Fit a ridge regression of the target (the change from the last row, or the next row
-        for ``target="value"``) on the last ``base_lags`` rows before training, and train the
-        SBT on its residual. Features: the last row and the rows before it minus the last row.
-    base_lags : int or "auto", default="auto"
-        Rows the linear base sees. ``"auto"`` chooses among 1, 2, 4, 8, 16, 24, 48, 96, 144,
-        192, ... (up to the window length, 1,536 features and 16,384 coefficients) on the last
-        10 % of the training windows (after a gap of one window), then refits on all of them.
-        With more than 128 channels no automatic base is fitted (one lag would already need
-        more than 16,384 coefficients); pass an integer to force one.
-    base_alpha : float or "auto", default="auto"
-        Ridge penalty on the mean squared error (independent of the number of windows);
-        ``"auto"`` chooses among 1e-6 ... 1 with ``base_lags``.
-    max_epochs : int, default=10
-        Training epochs; a cosine schedule decays the learning rate to 0 over them.
-    batch_size : int, default=128
-        Mini-batch size (the paper's forecasting batch); batches are reshuffled every epoch.
-    max_windows_per_epoch : int or None, default=None
-        If set, every epoch visits a fresh random subset of this many training windows (seeded
-        by ``random_state``), for very long series. ``None`` visits every window every epoch.
-    lr : float or "auto", default="auto"
-        Adam learning rate. ``"auto"`` is 0.02 for sign-binary models and 1e-3 for FP32
-        weights (``binary=False``).
-    early_stopping : bool, default=False
-        Hold out the last ``validation_fraction`` of the training windows (in the order given,
-        which should be time order), dropping the ``n_timesteps`` windows before them so that no
-        training window overlaps a validation window; stop when the validation loss has not
-        improved for ``n_iter_no_change`` epochs and restore the best weights.
-    validation_fraction : float, default=0.1
-        Fraction of the windows held out (from the end) for early stopping.
-    n_iter_no_change : int, default=3
-        Patience of early stopping, in epochs.
-    missing : {"raise", "interpolate"}, default="raise"
-        NaN/inf in X raise a ValueError, or are linearly interpolated along time (this copies X).
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where to train and predict; a model trained on a GPU predicts on a CPU-only machine.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, scores, batch order and window subsets: two fits with the same
-        integer give identical predictions on the CPU.
-    verbose : int, default=0
-        0 prints nothing; 1 shows a progress bar and a line per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks.
+    {parameters}
 
     Attributes
     ----------

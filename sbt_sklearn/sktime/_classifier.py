@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from sktime.classification.base import BaseClassifier
 
+from .._docstrings import fill_doc
 from ..estimators import SBTClassifier
 from ._mirror import AdapterMixin, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeClassifier"]
 
 
+@fill_doc("classifier")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTSktimeClassifier(AdapterMixin, BaseClassifier):
     """Sparse Binary Transformer time series classifier for sktime.
 
     An sktime ``BaseClassifier`` with exactly the hyperparameters of
-    :class:`sbt_sklearn.SBTClassifier` (see there for their meaning), so that it works in sktime
-    pipelines, ``TSCGridSearchCV`` and ``ClassificationBenchmark``, takes every sktime Panel mtype
-    (equal or unequal length, multivariate) and keeps the channel structure (sktime's generic
-    sklearn bridges flatten panels).
+    :class:`sbt_sklearn.SBTClassifier` (same names, defaults and meaning, so a grid transfers),
+    so that it works in sktime pipelines, ``TSCGridSearchCV`` and ``ClassificationBenchmark``,
+    takes every sktime Panel mtype (equal or unequal length, multivariate) and keeps the channel
+    structure (sktime's generic sklearn bridges flatten panels).
 
     Parameters
     ----------
-    p, binary, d, n_heads, n_layers, d_ff, attention, norm, pos_encoding, topk_scope, pals, pals_lambda, \
-pals_gamma, pals_interval, p_max, max_epochs, batch_size, lr, early_stopping, validation_fraction, \
-n_iter_no_change, class_weight, missing, device, random_state, verbose, callbacks
-        As in :class:`sbt_sklearn.SBTClassifier`.
+    {parameters}
 
     Attributes
     ----------

@@ -7,12 +7,14 @@ import pandas as pd
 from sktime.detection.base import BaseDetector
 
 from ..data import sliding_windows
+from .._docstrings import fill_doc
 from ..estimators import SBTAnomalyDetector
 from ._mirror import AdapterMixin, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeDetector"]
 
 
+@fill_doc("anomaly")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTSktimeDetector(AdapterMixin, BaseDetector):
     """Sparse Binary Transformer anomaly detector for sktime (unsupervised, one score per time point).
 
@@ -23,13 +25,13 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
     gives the anomaly score (higher = more anomalous), ``predict`` the positions above the
     detector's threshold, ``transform`` 0/1 labels.
 
+    Apart from ``window_length``, the hyperparameters are those of
+    :class:`sbt_sklearn.SBTAnomalyDetector`: same names, defaults and meaning, so a grid
+    transfers.
+
     Parameters
     ----------
-    window_length : int, default=50
-        Steps per window (shortened to the series length for shorter training series).
-    p, binary, d, n_heads, n_layers, d_ff, attention, norm, pos_encoding, topk_scope, pals, pals_lambda, \
-pals_gamma, pals_interval, p_max, **others
-        As in :class:`sbt_sklearn.SBTAnomalyDetector` (identical names, so a grid transfers).
+    {parameters}
 
     Attributes
     ----------

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
 from ..data import sliding_windows
+from .._docstrings import fill_doc
 from ..estimators import SBTForecaster
 from ._mirror import AdapterMixin, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeForecaster"]
 
 
+@fill_doc("forecaster")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     """Sparse Binary Transformer forecaster for sktime: ``fit(y)``, ``predict(fh)`` for any horizon.
 
@@ -21,24 +25,22 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     single-step model forward from the end of the data it has seen. ``update`` appends new
     observations without refitting: later forecasts start from the new end.
 
+    Apart from ``window_length``, the hyperparameters are those of
+    :class:`sbt_sklearn.SBTForecaster`: same names, defaults and meaning, so a grid transfers.
+
     Parameters
     ----------
-    window_length : int, default=48
-        Steps of history per window (shortened to ``len(y) - 1`` for shorter training series).
-    p, binary, d, n_heads, n_layers, d_ff, attention, norm, pos_encoding, topk_scope, pals, pals_lambda, \
-pals_gamma, pals_interval, p_max, target, max_epochs, batch_size, max_windows_per_epoch, lr, \
-early_stopping, validation_fraction, n_iter_no_change, missing, device, random_state, verbose, callbacks
-        As in :class:`sbt_sklearn.SBTForecaster` (identical names, so a grid transfers).
+    {parameters}
 
     Attributes
     ----------
     estimator_ : SBTForecaster
-        The fitted scikit-learn estimator.
+        The fitted scikit-learn estimator; its ``history_`` is the training history.
     window_length_ : int
         The window length used.
-    history_ : pd.DataFrame
+    last_window_ : pd.DataFrame
         The last ``window_length_`` observations seen (by ``fit`` and ``update``): forecasts start
-        after them.
+        after them. Called ``history_`` before; that name still works with a FutureWarning.
 
     Examples
     --------
@@ -65,7 +67,7 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
         "capability:random_state": True,
         "property:randomness": "derandomized",
     }
-    # we keep only the last window ourselves (history_), not the whole series
+    # we keep only the last window ourselves (last_window_), not the whole series
     _config = {"remember_data": False}
 
     __init__ = mirrored_init(SBTForecaster, window_length=48)
@@ -86,18 +88,50 @@ early_stopping, validation_fraction, n_iter_no_change, missing, device, random_s
         self.window_length_ = int(min(self.window_length, len(values) - 1))
         windows, targets = sliding_windows(values, self.window_length_, horizon=1)
         self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
-        self.history_ = y.iloc[-self.window_length_:].copy()
+        self.last_window_ = y.iloc[-self.window_length_:].copy()
         return self
 
     def _predict(self, fh, X=None):
         steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
-        history = self.history_.to_numpy(dtype=np.float64)
-        rolled = self.estimator_.forecast(history, int(steps.max()))  # (max step, C)
+        window = self.last_window_.to_numpy(dtype=np.float64)
+        rolled = self.estimator_.forecast(window, int(steps.max()))  # (max step, C)
         index = fh.to_absolute_index(self.cutoff)
-        return pd.DataFrame(rolled[steps - 1], index=index, columns=self.history_.columns)
+        return pd.DataFrame(rolled[steps - 1], index=index, columns=self.last_window_.columns)
 
     def _update(self, y, X=None, update_params=True):
         # forecasts roll forward from the new end of the data; the network is not retrained
         # (call fit to retrain), whatever update_params says
-        self.history_ = pd.concat([self.history_, y]).iloc[-self.window_length_:]
+        self.last_window_ = pd.concat([self.last_window_, y]).iloc[-self.window_length_:]
         return self
+
+    @property
+    def history_(self):
+        """Deprecated: the former name of ``last_window_`` (the last observations seen).
+
+        On the scikit-learn estimators ``history_`` is the training history, hence the new
+        name; reading this alias emits a FutureWarning.
+
+        Returns
+        -------
+        last_window : pd.DataFrame
+            ``last_window_``.
+        """
+        last_window = self.last_window_  # AttributeError (and no warning) before fit
+        warnings.warn(
+            "SBTSktimeForecaster.history_ was renamed to last_window_ (the last observations "
+            "seen, which forecasts start after); history_ will be removed in a future release. "
+            "The training history is estimator_.history_.",
+            FutureWarning, stacklevel=2,
+        )
+        return last_window
+
+    def __setstate__(self, state):
+        # a forecaster pickled before the rename keeps its last window under history_
+        if "history_" in state and "last_window_" not in state:
+            state = {("last_window_" if k == "history_" else k): v for k, v in state.items()}
+        self.__dict__.update(state)
+
+    def __dir__(self):
+        # hide the deprecated alias from dir(), and so from sktime's get_fitted_params, which
+        # reads every public attribute whose name ends in "_"
+        return [name for name in super().__dir__() if name != "history_"]

@@ -9,6 +9,7 @@ pytest.importorskip("sktime")
 
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
+from _params import NAMED_PARAMS  # noqa: E402
 from sbt_sklearn import SBTClassifier  # noqa: E402
 from sbt_sklearn.sktime import SBTSktimeClassifier  # noqa: E402
 
@@ -34,7 +35,7 @@ def test_unequal_length_panel_and_grid_search():
 
     X, y = load_japanese_vowels(split="train", return_type="nested_univ")
     X, y = X.iloc[::6], y[::6]  # 45 series of 7-26 steps
-    tiny = dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=8, random_state=0)
+    tiny = NAMED_PARAMS["sktime_classifier"]
     clf = SBTSktimeClassifier(**tiny).fit(X, y)
     proba = clf.predict_proba(X)
     assert proba.shape == (45, len(np.unique(y)))

@@ -10,10 +10,11 @@ pytest.importorskip("sktime")
 
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
+from _params import NAMED_PARAMS  # noqa: E402
 from sbt_sklearn import SBTAnomalyDetector, SBTForecaster  # noqa: E402
 from sbt_sklearn.sktime import SBTSktimeDetector, SBTSktimeForecaster  # noqa: E402
 
-TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=0)
+TINY = NAMED_PARAMS["sktime_series"]
 
 
 @pytest.mark.parametrize("adapter, wrapped", [(SBTSktimeForecaster, SBTForecaster),
@@ -91,3 +92,32 @@ def test_detector_scores_every_point_including_the_first_window():
     ilocs = det.predict(test)
     assert set(np.flatnonzero(labels.to_numpy().ravel())) == set(ilocs.to_numpy().ravel())
     assert scores.iloc[60:63].min() > np.median(scores)
+
+
+def test_last_window_and_the_deprecated_history_alias(airline):
+    f = SBTSktimeForecaster(window_length=12, **TINY)
+    assert not hasattr(f, "history_") and not hasattr(f, "last_window_")  # not fitted: no warning either
+    f.fit(airline.iloc[:-12])
+    pd.testing.assert_series_equal(f.last_window_.iloc[:, 0], airline.iloc[-24:-12], check_names=False)
+    with pytest.warns(FutureWarning, match="renamed to last_window_"):
+        old = f.history_
+    assert old is f.last_window_
+    f.update(airline.iloc[-12:-6], update_params=False)
+    assert f.last_window_.index[-1] == airline.index[-7] and len(f.last_window_) == 12
+    # sktime's get_fitted_params lists every public name ending in "_": the alias is not one of them
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        params = f.get_fitted_params()
+    assert "last_window" in params and "history" not in params
+    assert "history_" not in dir(f)
+    assert len(f.estimator_.history_) == f.estimator_.n_epochs_  # the training history lives on the estimator
+
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(f))
+    pd.testing.assert_frame_equal(restored.last_window_, f.last_window_)
+    old = object.__new__(SBTSktimeForecaster)  # a forecaster pickled before the rename
+    old.__setstate__({**{k: v for k, v in f.__dict__.items() if k != "last_window_"}, "history_": f.last_window_})
+    np.testing.assert_allclose(old.predict(fh=[1, 2]).to_numpy(), f.predict(fh=[1, 2]).to_numpy())
