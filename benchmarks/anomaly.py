@@ -344,7 +344,8 @@ def run(args):
                     acc["fit_seconds"] += fit_s
                     acc["score_seconds"] += score_s
                 if len(parts) > 1:
-                    print(f"{name} seed={seed} series {k + 1}/{len(parts)} ({channels.chan_id.iloc[k]}) done", flush=True)
+                    print(f"{name} seed={seed} series {k + 1}/{len(parts)} ({channels.chan_id.iloc[k]}) done",
+                          flush=True)
             for det_name, acc in pooled.items():
                 res = evaluate(np.concatenate(acc["ref"]), np.concatenate(acc["scores"]), labels,
                                args.r, args.q, args.level)
@@ -450,7 +451,7 @@ def markdown(results):
         for mname, s in ds["methods"].items():
             md = s["median"]
 
-            def f(key):
+            def f(key, md=md):
                 v = md.get(key)
                 return "-" if v is None else f"{v:.1f}"
 
@@ -462,7 +463,8 @@ def markdown(results):
         sbt = {k: v["runs"][0] for k, v in ds["methods"].items() if "kept_fraction" in v["runs"][0]}
         if sbt:
             first = " (the first channel's model; every channel's has the same shape)" if series else ""
-            lines += ["", f"SBT models{first}:", "", "| SBT model | kept weights | size (paper convention) | dense FP32 size | epochs |",
+            lines += ["", f"SBT models{first}:", "",
+                      "| SBT model | kept weights | size (paper convention) | dense FP32 size | epochs |",
                       "|---|---|---|---|---|"]
             for mname, r in sbt.items():
                 lines.append(f"| {mname} | {100 * r['kept_fraction']:.0f} % | {r['size_kib']:.1f} KiB | "

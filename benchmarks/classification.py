@@ -18,8 +18,8 @@ import time
 import warnings
 
 import numpy as np
-
 from _common import machine, write_results
+
 from sbt_sklearn import SBTClassifier
 from sbt_sklearn.data import load_japanese_vowels, pad_panel
 
@@ -122,7 +122,8 @@ def main(argv=None):
         "",
         f"Machine: {payload['machine']['cpu']}, {payload['machine']['cpu_count']} cores, torch "
         f"{payload['machine']['torch']} ({args.threads} torch thread(s)), load average at start "
-        f"{payload['machine']['load_average_1min_at_start']}; seeds {args.seeds}. Protocol: train 270 / test 370, padded to 29 "
+        f"{payload['machine']['load_average_1min_at_start']}; seeds {args.seeds}. "
+        "Protocol: train 270 / test 370, padded to 29 "
         "(mask for SBT), standardised per channel, d=32, 2 layers, 2 heads, package defaults otherwise.",
         "",
         "| model | accuracy % (mean +- std) | paper % | fit s (median) | fit / dense twin | predict s |",

@@ -204,7 +204,8 @@ def to_markdown(result: dict) -> str:
         "## Model files for the paper's Table 6 shapes",
         "",
         "Our file (`save`, format version 3): a safetensors container (header: format, version, SHA-256) "
-        "around one zlib stream (preset dictionary) holding the JSON metadata, the packed or Rice-coded masks and the float "
+        "around one zlib stream (preset dictionary) holding the JSON metadata, the packed or Rice-coded masks "
+        "and the float "
         "tensors (norm parameters, scalers). `rest` = file - masks: everything that is not a mask, after "
         "compression, of which `container` is the safetensors header. Models of the 11 shapes are fitted "
         "for one step on random data (forecasters without the linear base and anomaly detectors without "

@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from _common import interleaved_medians, machine, write_results
+
 from sbt_sklearn.nn import SBTClassificationNet, SBTLastStepNet, SparseMultiheadAttention
 
 SHAPES = {

@@ -197,7 +197,8 @@ def to_markdown(result: dict) -> str:
         for name, r in rows.items():
             if "runs" in r:
                 seeds_note = f"{len(r['runs'])} seed(s), "
-                def cell(key, fmt):
+
+                def cell(key, fmt, r=r):
                     vals = [run[key] for run in r["runs"]]
                     return f"{fmt.format(np.median(vals))} ({fmt.format(min(vals))}-{fmt.format(max(vals))})"
                 base = r["runs"][0].get("base_lags")

@@ -22,7 +22,6 @@ import time
 import warnings
 
 import numpy as np
-
 from _common import DOCS, machine, write_results
 
 GRID = (0.25, 0.5, 0.75, 0.9)
@@ -141,13 +140,15 @@ def main(argv=None):
     payload = json.loads(path.read_text()) if path.exists() else {"tasks": {}}
     payload["machine"] = machine()
     for name in args.tasks:
-        payload["tasks"][name] = {"seed": args.seed, "machine": machine(), **bench_task(name, args.seed, args.data_home)}
+        payload["tasks"][name] = {"seed": args.seed, "machine": machine(),
+                                  **bench_task(name, args.seed, args.data_home)}
     lines = ["# PALS against a grid of fixed prune rates (same run, same seed and budget)", ""]
     for name, res in payload["tasks"].items():
         s = res["summary"]
         metric = s["metric"]
         lines += [f"## {name} ({metric}, {'higher' if s['higher_is_better'] else 'lower'} is better)", "",
-                  f"Machine: {res['machine']['cpu']}, load average at start {res['machine']['load_average_1min_at_start']}.", "",
+                  f"Machine: {res['machine']['cpu']}, load average at start "
+                  f"{res['machine']['load_average_1min_at_start']}.", "",
                   f"| model | final p | {metric} | fit + score s |", "|---|---|---|---|"]
         for r in res["rows"]:
             lines.append(f"| {r['model']} | {r['final_p']:.3f} | {r[metric]:.4f} | {r['fit_and_score_s']:.1f} |")

@@ -42,9 +42,8 @@ def main(quick=None):
     benchmark.add_estimator(SBTSktimeClassifier(p=0.75, **sbt), estimator_id="SBT-p0.75")
     benchmark.add_estimator(SBTSktimeClassifier(p=0.0, binary=False, **sbt), estimator_id="dense-twin")
     try:  # MiniRocket needs numba (the benchmarks extra)
-        from sktime.classification.kernel_based import RocketClassifier
-
         import numba  # noqa: F401
+        from sktime.classification.kernel_based import RocketClassifier
 
         # the peers need equal lengths: an sktime pipeline pads first (SBT masks padding itself)
         benchmark.add_estimator(PaddingTransformer(pad_length=29)
@@ -58,7 +57,8 @@ def main(quick=None):
                             * KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw",
                                                              distance_params={"window": 0.2}),
                             estimator_id="pad*1NN-DTW")
-    benchmark.add_task(lambda: load_task(step=4 if quick else 1), KFold(n_splits=2, shuffle=True, random_state=0),  # split(X) gets no y
+    # KFold, not a stratified splitter: sktime's benchmark calls split(X) without y
+    benchmark.add_task(lambda: load_task(step=4 if quick else 1), KFold(n_splits=2, shuffle=True, random_state=0),
                        [accuracy_score], task_id="JapaneseVowels")
     with tempfile.TemporaryDirectory() as tmp:
         results = benchmark.run(os.path.join(tmp, "results.csv"))

@@ -75,7 +75,7 @@ def _table(records: list[dict]) -> list[str]:
     lines = [".. list-table::", "   :header-rows: 1", ""]
     for cells in [columns, *[[row.get(c) for c in columns] for row in rows]]:
         first = True
-        for i, cell in enumerate(cells):
+        for cell in cells:
             text = _cell(cell) if cells is not columns else _cell(str(cell))
             lines.append(("   * - " if first else "     - ") + text)
             first = False
@@ -142,7 +142,8 @@ PRODUCERS = {
     "forecasting_memory": "python benchmarks/forecasting_memory.py",
     "forecasting_norm_layer_plain": "python benchmarks/forecasting.py --datasets ETTm1 --seeds 0 --params "
                                     "'{\"d\": 64, \"d_ff\": 256, \"max_epochs\": 10, \"max_windows_per_epoch\": "
-                                    "8192, \"norm\": \"layer_plain\"}' --out docs/benchmarks/forecasting_norm_layer_plain",
+                                    "8192, \"norm\": \"layer_plain\"}' "
+                                    "--out docs/benchmarks/forecasting_norm_layer_plain",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
 }
 

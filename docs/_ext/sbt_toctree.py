@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from docutils.statemachine import StringList
 from sphinx.directives.other import TocTree
-from sphinx.util.osutil import SEP
 from sphinx.util import docname_join
+from sphinx.util.osutil import SEP
 
 
 class OptionalTocTree(TocTree):

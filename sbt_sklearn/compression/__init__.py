@@ -89,7 +89,8 @@ def __getattr__(name):
         from importlib import import_module
 
         module, advice = _DEPRECATED[name]
-        _warnings.warn(f"sbt_sklearn.compression.{name} is deprecated and will be removed in a future release: {advice}",
+        _warnings.warn(f"sbt_sklearn.compression.{name} is deprecated and will be removed in a future release: "
+                       f"{advice}",
                        FutureWarning, stacklevel=2)
         return getattr(import_module(module, __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,10 +10,10 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._docstrings import fill_doc
 from ..anomaly import pot_threshold
 from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
-from .._docstrings import fill_doc
 from ._base import SBTBase
 from ._export import FoldedIO
 from ._input import two_valued_channels

@@ -14,11 +14,11 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 
-from ._dataset import BatchLoader, WindowDataset
 from ..callbacks import PALSCallback
+from ._dataset import BatchLoader, WindowDataset
 from ._export import ExportMixin
-from ._persistence import PersistenceMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
+from ._persistence import PersistenceMixin
 
 __all__ = ["SBTBase"]
 

@@ -11,8 +11,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..nn import SBTClassificationNet
 from .._docstrings import fill_doc
+from ..nn import SBTClassificationNet
 from ._base import SBTBase
 from ._export import FoldedIO
 
@@ -194,7 +194,8 @@ class SBTClassifier(ClassifierMixin, SBTBase):
                 if isinstance(self.class_weight, str) else \
                 np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
             criterion_kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
-        kwargs = self._module_kwargs(model_seed, max_len=max(self.n_timesteps_, 512 if self.pos_encoding == "learnable" else 1))
+        max_len = max(self.n_timesteps_, 512 if self.pos_encoding == "learnable" else 1)
+        kwargs = self._module_kwargs(model_seed, max_len=max_len)
         kwargs.update(n_channels=self.n_channels_, n_classes=len(self.classes_))
         return self._train(SBTClassificationNet, kwargs, torch.nn.CrossEntropyLoss, dataset, None,
                            shuffle_rng, criterion_kwargs)

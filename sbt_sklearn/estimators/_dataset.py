@@ -26,7 +26,7 @@ class WindowDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def subset(self, indices) -> "WindowDataset":
+    def subset(self, indices) -> WindowDataset:
         """A dataset over ``self.indices[indices]`` sharing the same arrays."""
         return WindowDataset(self.X, self.y, self.padding_mask, mean=self.mean, scale=self.scale,
                              make_batch=self.make_batch, indices=self.indices[np.asarray(indices)])

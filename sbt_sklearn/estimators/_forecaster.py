@@ -13,9 +13,9 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._docstrings import fill_doc
 from ..nn import SBTLastStepNet
 from ..nn._lags import base_forecast
-from .._docstrings import fill_doc
 from ._base import SBTBase
 from ._export import FoldedIO
 from ._linear_base import fit_linear_base
@@ -41,8 +41,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
     shifting a window shifts its output by the same amount, so a level never seen in training
     (drift between the training and test periods) does not confuse it, and persistence is the
     zero function (the linear base below sees the level too, so that it can learn mean
-    reversion; with ``linear_base=None`` the whole model is equivariant). ``target="delta"`` predicts the change but feeds the window as it is;
-    ``target="value"`` is the paper's recipe (predict the next row itself).
+    reversion; with ``linear_base=None`` the whole model is equivariant). ``target="delta"``
+    predicts the change but feeds the window as it is; ``target="value"`` is the paper's recipe
+    (predict the next row itself).
 
     With ``linear_base="ridge"`` (the default) a closed-form ridge regression on the recent
     lags is fitted first and the SBT learns what it leaves (its residual); the forecast is the

@@ -66,7 +66,7 @@ class _Stats:
         self.ff += f.T @ f
         self.ft += f.T @ t
 
-    def merged(self, other: "_Stats") -> "_Stats":
+    def merged(self, other: _Stats) -> _Stats:
         out = _Stats(0, 0)
         out.n, out.tt = self.n + other.n, self.tt + other.tt
         out.sf, out.st, out.ff, out.ft = (a + b for a, b in ((self.sf, other.sf), (self.st, other.st),

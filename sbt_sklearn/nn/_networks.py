@@ -7,8 +7,8 @@ import contextlib
 import torch
 from torch import nn
 
-from ._biprop import SparseBinaryLinear
 from ..sparsity import biprop_weights
+from ._biprop import SparseBinaryLinear
 from ._encoder import SBTEncoder, sparse_layers, update_global_topk_
 
 __all__ = ["SBTClassificationNet", "SBTLastStepNet"]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from sktime.detection.base import BaseDetector
 
-from ..data import sliding_windows
 from .._docstrings import fill_doc
+from ..data import sliding_windows
 from ..estimators import SBTAnomalyDetector
 from ._mirror import AdapterMixin, estimator_params, mirrored_init
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster
 
-from ..data import sliding_windows
 from .._docstrings import fill_doc
+from ..data import sliding_windows
 from ..estimators import SBTForecaster
 from ._mirror import AdapterMixin, estimator_params, mirrored_init
 

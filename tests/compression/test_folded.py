@@ -1,7 +1,7 @@
 """Folded inference: plain torch layers that predict what the estimators predict."""
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -16,12 +16,12 @@ TINY = dict(d=8, n_heads=2, n_layers=2, d_ff=16, max_epochs=1, random_state=0)
 HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _X():
     return np.random.default_rng(0).normal(size=(20, 3, 12)).astype(np.float32) * 3.0 + 5.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def fitted(kind, **extra):
     X = _X()
     if kind == "classifier":
@@ -93,7 +93,8 @@ def test_folded_core_takes_standardised_network_input():
 
 
 @pytest.mark.parametrize("attention, norm, channels", [
-    ("step_t", "layer", 3), ("step_t", "none", 11), ("step_t", "batch", 3), ("full", "none", 3), ("qkv_mask", "batch", 3),
+    ("step_t", "layer", 3), ("step_t", "none", 11), ("step_t", "batch", 3), ("full", "none", 3),
+    ("qkv_mask", "batch", 3),
 ])
 @pytest.mark.parametrize("net_cls", [SBTClassificationNet, SBTLastStepNet])
 def test_fold_network_matches_the_network(net_cls, attention, norm, channels):

@@ -3,19 +3,19 @@
 import hashlib
 import json
 import struct
-import zlib
 import warnings
-from functools import lru_cache
+import zlib
+from functools import cache
 
 import numpy as np
 import pytest
 import torch
+from _payload import deflate, inflate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from _payload import deflate, inflate
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
 from sbt_sklearn.compression import SBTFileError, read_model_bytes
 from sbt_sklearn.compression._format import decode_json, decode_mask, encode_json, encode_mask, write_model_bytes
@@ -23,14 +23,14 @@ from sbt_sklearn.compression._format import decode_json, decode_mask, encode_jso
 TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=1, random_state=0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _data():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(24, 3, 10)).astype(np.float32)
     return X
 
 
-@lru_cache(maxsize=None)
+@cache
 def fitted(kind: str, **extra):
     X = _data()
     if kind == "classifier":
@@ -198,8 +198,8 @@ def _doc(text: bytes, tail: bytes = b"") -> bytes:
     (_doc(b'{"meta":{},"tensors":[]}', bytes(1)), "no tensor describes"),
     (_doc(b'{"meta":{},"tensors":[["a","|O",[1]]]}', bytes(8)), "bad tensor index"),
     (_doc(b'{"meta":{},"tensors":[["a",">f4",[1]]]}', bytes(4)), "bad tensor index"),
-], ids=["not-zlib", "no-dictionary", "doc-length", "zeros", "members", "extra-data", "index-entry", "short-data", "duplicate",
-        "leftover", "object-dtype", "big-endian"])
+], ids=["not-zlib", "no-dictionary", "doc-length", "zeros", "members", "extra-data", "index-entry", "short-data",
+        "duplicate", "leftover", "object-dtype", "big-endian"])
 def test_malformed_payloads_are_refused(payload, match):
     with pytest.raises(SBTFileError, match=match):
         read_model_bytes(_reframe(payload))
@@ -227,7 +227,7 @@ def test_scores_are_optional_and_restore_exactly():
     est = fitted("classifier")
     lean = SBTClassifier.from_bytes(est.to_bytes())
     full = SBTClassifier.from_bytes(est.to_bytes(include_scores=True))
-    for a, b, c in zip(est.module_.parameters(), full.module_.parameters(), lean.module_.parameters()):
+    for a, b, _ in zip(est.module_.parameters(), full.module_.parameters(), lean.module_.parameters()):
         assert torch.equal(a.detach(), b.detach())
     layer = lean.module_.decoder
     assert set(torch.unique(layer.scores.detach()).tolist()) <= {0.0, 1.0}

@@ -12,12 +12,12 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
+from _payload import deflate, inflate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from _payload import deflate, inflate
 from sbt_sklearn import SBTClassifier
 from sbt_sklearn.compression import SBTFileError
 

@@ -112,7 +112,7 @@ def test_size_ratio_uses_total_bits(name):
 
 
 def test_task_settings_per_row():
-    for name, row in PAPER_TABLE6.items():
+    for row in PAPER_TABLE6.values():
         s = row.sbt
         if s.task == "anomaly":
             assert (s.keep, s.attention, s.norm, s.n_outputs) == (0.25, "step_t", "none", s.n_channels)

@@ -48,11 +48,14 @@ def series_data(n=160):
 
 
 def run(task, acc):
-    from sbt_sklearn import sliding_windows
-    from sbt_sklearn.distributed import (AcceleratedSBTAnomalyDetector, AcceleratedSBTClassifier,
-                                         AcceleratedSBTForecaster)
-
     from _accelerate_train import CountTrainingSamples  # by module name: to_local's pickle must load elsewhere
+
+    from sbt_sklearn import sliding_windows
+    from sbt_sklearn.distributed import (
+        AcceleratedSBTAnomalyDetector,
+        AcceleratedSBTClassifier,
+        AcceleratedSBTForecaster,
+    )
 
     counter = CountTrainingSamples()
     if task == "classifier":

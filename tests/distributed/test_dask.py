@@ -11,9 +11,9 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 pytest.importorskip("dask.distributed", reason='dask.distributed is not installed (pip install "sbt-sklearn[dask]")')
 
-from sbt_sklearn import SBTClassifier, SBTForecaster, sliding_windows  # noqa: E402
 from dask.distributed import get_task_stream  # noqa: E402
 
+from sbt_sklearn import SBTClassifier, SBTForecaster, sliding_windows  # noqa: E402
 from sbt_sklearn.distributed import dask_backend  # noqa: E402
 
 TINY = dict(n_heads=2, n_layers=1, d_ff=16, max_epochs=1, batch_size=16, random_state=0)

@@ -6,13 +6,13 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from _params import NAMED_PARAMS
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from _params import NAMED_PARAMS
-from sbt_sklearn.estimators._input import two_valued_channels
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows
 from sbt_sklearn.anomaly import pot_threshold
+from sbt_sklearn.estimators._input import two_valued_channels
 
 TINY = NAMED_PARAMS["detector_behaviour"]
 

@@ -5,12 +5,12 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from _params import NAMED_PARAMS
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from _params import NAMED_PARAMS
 from sbt_sklearn import SBTClassifier
 
 FAST = NAMED_PARAMS["classifier_learns"]

@@ -6,10 +6,10 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+from _params import NAMED_PARAMS
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
-from _params import NAMED_PARAMS
 from sbt_sklearn import SBTForecaster, sliding_windows
 from sbt_sklearn.estimators._dataset import BatchLoader
 

@@ -4,10 +4,10 @@ import pickle
 
 import numpy as np
 import pytest
+from _params import NAMED_PARAMS
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from _params import NAMED_PARAMS
 from sbt_sklearn import SBTClassifier
 from sbt_sklearn.nn import sparse_layers
 from sbt_sklearn.nn._biprop import SparseBinaryLinear

@@ -5,11 +5,11 @@ instance per class (``INIT_PARAMS``) plus the variants in ``CHECK_VARIANTS``. ``
 turns any check marked as an expected failure that passes into an error; there are none.
 """
 
+from _params import INIT_PARAMS, check_estimators
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sbt_sklearn
-from _params import INIT_PARAMS, check_estimators
 
 
 @parametrize_with_checks(check_estimators(), xfail_strict=True)

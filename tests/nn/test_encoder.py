@@ -47,7 +47,7 @@ def test_padded_sample_equals_the_unpadded_sample_in_eval(attention):
 
 def test_same_seed_same_model_and_outputs_different_seed_differs():
     kw = dict(d=16, n_layers=2, d_ff=32, attention="step_t", norm="layer")
-    a, b, c = SBTLastStepNet(3, 3, seed=11, **kw), SBTLastStepNet(3, 3, seed=11, **kw), SBTLastStepNet(3, 3, seed=12, **kw)
+    a, b, c = (SBTLastStepNet(3, 3, seed=seed, **kw) for seed in (11, 11, 12))
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert sa.keys() == sb.keys()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)

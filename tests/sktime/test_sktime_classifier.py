@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("sktime")
 
+from _params import NAMED_PARAMS  # noqa: E402
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
-from _params import NAMED_PARAMS  # noqa: E402
 from sbt_sklearn import SBTClassifier  # noqa: E402
 from sbt_sklearn.sktime import SBTSktimeClassifier  # noqa: E402
 
@@ -29,9 +29,9 @@ def test_sktime_check_estimator_passes():
 
 
 def test_unequal_length_panel_and_grid_search():
+    from sklearn.model_selection import KFold
     from sktime.classification.model_selection import TSCGridSearchCV
     from sktime.datasets import load_japanese_vowels
-    from sklearn.model_selection import KFold
 
     X, y = load_japanese_vowels(split="train", return_type="nested_univ")
     X, y = X.iloc[::6], y[::6]  # 45 series of 7-26 steps

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("sktime")
 
+from _params import NAMED_PARAMS  # noqa: E402
 from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 
-from _params import NAMED_PARAMS  # noqa: E402
 from sbt_sklearn import SBTAnomalyDetector, SBTForecaster  # noqa: E402
 from sbt_sklearn.sktime import SBTSktimeDetector, SBTSktimeForecaster  # noqa: E402
 
