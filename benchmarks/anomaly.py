@@ -177,10 +177,12 @@ class SBT:
         m = self.model
         report = m.compression_report().to_dict()
         size = {key: report[key]["size_bits"] for key in ("paper", "honest")}
-        # size_kib: the paper's convention (1 bit per binary weight; gains and biases free);
-        # size_kib_honest: everything inference needs; dense_size_kib: the dense FP32 twin (honest)
+        # size_kib_paper: the paper's convention (1 bit per binary weight; gains and biases free);
+        # size_kib_honest: everything inference needs; dense_size_kib: the dense FP32 twin (honest).
+        # Files written before 2026-12 hold "size_kib" instead: 1 bit per binary weight plus 32 per
+        # gain, bias and other float value (the retired size_summary rule, neither convention)
         return {"params": {k: v for k, v in self.params.items()}, "n_epochs": m.n_epochs_,
-                "kept_fraction": 1.0 - report["model"]["p"], "size_kib": size["paper"]["sbt"] / 8192,
+                "kept_fraction": 1.0 - report["model"]["p"], "size_kib_paper": size["paper"]["sbt"] / 8192,
                 "size_kib_honest": size["honest"]["sbt"] / 8192, "dense_size_kib": size["honest"]["dense"] / 8192,
                 "file_bytes": report["file_bytes"]["sbt"], "threshold_quantile_from_fit": float(m.threshold_)}
 
@@ -466,9 +468,15 @@ def markdown(results):
             lines += ["", f"SBT models{first}:", "",
                       "| SBT model | kept weights | size (paper convention) | dense FP32 size | epochs |",
                       "|---|---|---|---|---|"]
+            old_rule = any("size_kib_paper" not in r for r in sbt.values())
             for mname, r in sbt.items():
-                lines.append(f"| {mname} | {100 * r['kept_fraction']:.0f} % | {r['size_kib']:.1f} KiB | "
+                size = f"{r['size_kib_paper']:.1f} KiB" if "size_kib_paper" in r else f"{r['size_kib']:.1f} KiB *"
+                lines.append(f"| {mname} | {100 * r['kept_fraction']:.0f} % | {size} | "
                              f"{r['dense_size_kib']:.1f} KiB | {r['n_epochs']} |")
+            if old_rule:
+                lines += ["", "\\* measured before 2026-12 with 1 bit per binary weight plus 32 bits per gain, bias "
+                          "and other float value (neither the paper's convention nor the honest one); a re-run "
+                          "reports the paper's convention."]
     lines += ["", "F1 (q): at the quantile threshold; PA: point-adjusted; P / R: unadjusted precision and recall "
               "at the quantile threshold; for SBT, fit s includes the detector's own scoring pass over the "
               "training windows (which sets its threshold) and a second one that the benchmark makes to get the "
