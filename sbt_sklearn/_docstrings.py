@@ -189,11 +189,25 @@ PARAMETERS: dict[str, str] = _entries(
             any torch device string (``"cuda:1"``) works. A model trained on a GPU predicts on a
             CPU-only machine.
         """,
+    n_jobs="""
+        n_jobs : int or None, default={default}
+            Torch threads (and, during ``fit``, BLAS threads) for each call of ``fit``,
+            ``predict`` and the scoring methods; the previous thread counts are restored when the
+            call returns, so no global torch setting is left changed. ``None`` means one thread:
+            these small models train fastest with one thread per process on shared cores, and
+            no slower on a quiet machine (:doc:`/user_guide/scaling`). ``-1`` uses every CPU the
+            process may use, ``-2`` all but one; any count is capped at the CPUs available to
+            the process (its affinity and ``OMP_NUM_THREADS``, which joblib and ``dask_backend``
+            set in their workers), so a parallel grid search never oversubscribes the cores.
+            Float sums depend on the thread count: a fitted model predicts the same with any
+            ``n_jobs`` up to float rounding, but fits with different ``n_jobs`` follow
+            different rounding and agree only statistically, not bit for bit.
+        """,
     random_state="""
         random_state : int, RandomState instance or None, default={default}
             Seeds every random draw of a fit (weights, scores, masks, batch order and any
-            random subset of the training data): two fits with the same integer give identical
-            results on the CPU.
+            random subset of the training data): two fits with the same integer and the same
+            ``n_jobs`` give identical results on the CPU.
         """,
     verbose="""
         verbose : int, default={default}

@@ -24,10 +24,15 @@ def test_demo_runs_every_part_under_its_title(monkeypatch):
     for name in ("demo_classification", "demo_forecasting", "demo_anomaly"):
         monkeypatch.setattr(demo, name, lambda *a, _name=name, **k: calls.append((_name, k)) or _name)
     lines = []
-    results = demo.run_demo(lines.append, quick=True)
+    results = demo.run_demo(lines.append, quick=True, n_jobs=2)
+    seconds = results.pop("seconds")
     assert results == {"classification": "demo_classification", "forecasting": "demo_forecasting",
                        "anomaly": "demo_anomaly"}
-    assert calls[0] == ("demo_classification", {"max_epochs": 20})
+    assert set(seconds) == {"classification", "forecasting", "anomaly", "total"}
+    assert seconds["total"] >= sum(v for k, v in seconds.items() if k != "total")
+    assert calls == [("demo_classification", {"max_epochs": 20, "n_jobs": 2}),
+                     ("demo_forecasting", {"n_jobs": 2}), ("demo_anomaly", {"n_jobs": 2})]
+    assert lines[-1].startswith("\nDemo finished in ") and sum("part: " in ln for ln in lines) == 3
     assert [ln for ln in lines if ln.startswith("\n== ")] == [
         "\n== Classification (SBTClassifier) ==", "\n== Forecasting (SBTForecaster) ==",
         "\n== Anomaly detection (SBTAnomalyDetector) =="]
@@ -45,3 +50,13 @@ def test_demo_size_line_names_both_conventions():
     assert size["file_bytes"] == report["file_bytes"]["sbt"] > 0
     line = size_line(size)
     assert "(paper's convention)" in line and "honest" in line and f"{size['file_bytes']:,} B" in line
+
+
+def test_progress_lines_report_epochs_and_elapsed_time():
+    from sbt_sklearn.demo._progress import progress
+
+    lines = []
+    X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+    SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=3, random_state=0,
+                  callbacks=progress("tiny", lines.append)).fit(X, X[:, 0, 0] > 0)
+    assert len(lines) >= 1 and lines[-1].startswith("    tiny: epoch 3/3, train loss ") and lines[-1].endswith(" s")

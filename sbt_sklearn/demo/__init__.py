@@ -16,6 +16,8 @@ file bytes, each against the dense FP32 twin):
 
 from __future__ import annotations
 
+import time
+
 from ._anomaly import demo_anomaly
 from ._classification import demo_classification
 from ._forecasting import demo_forecasting
@@ -23,7 +25,7 @@ from ._forecasting import demo_forecasting
 __all__ = ["run_demo", "demo_classification", "demo_forecasting", "demo_anomaly"]
 
 
-def run_demo(print_fn=print, quick: bool = False) -> dict:
+def run_demo(print_fn=print, quick: bool = False, *, n_jobs=None) -> dict:
     """Run every part of the demo, each under a section title.
 
     Parameters
@@ -31,13 +33,15 @@ def run_demo(print_fn=print, quick: bool = False) -> dict:
     print_fn : callable, default=print
         Where the report lines go.
     quick : bool, default=False
-        Fewer classification epochs (20 instead of 100): a smoke run of about a minute on two
-        CPU cores.
+        Fewer classification epochs (20 instead of 100): a smoke run.
+    n_jobs : int or None, default=None
+        Threads of every fit and prediction (the estimators' ``n_jobs``; None: one thread).
 
     Returns
     -------
     results : dict
-        ``{"classification": ..., "forecasting": ..., "anomaly": ...}``: what each part returns.
+        ``{"classification": ..., "forecasting": ..., "anomaly": ...}``: what each part returns,
+        and ``"seconds"``: each part's duration and the total.
 
     Examples
     --------
@@ -46,12 +50,19 @@ def run_demo(print_fn=print, quick: bool = False) -> dict:
     """
     parts = (
         ("classification", "Classification (SBTClassifier)",
-         lambda: demo_classification(print_fn, max_epochs=20 if quick else 100)),
-        ("forecasting", "Forecasting (SBTForecaster)", lambda: demo_forecasting(print_fn)),
-        ("anomaly", "Anomaly detection (SBTAnomalyDetector)", lambda: demo_anomaly(print_fn)),
+         lambda: demo_classification(print_fn, max_epochs=20 if quick else 100, n_jobs=n_jobs)),
+        ("forecasting", "Forecasting (SBTForecaster)", lambda: demo_forecasting(print_fn, n_jobs=n_jobs)),
+        ("anomaly", "Anomaly detection (SBTAnomalyDetector)", lambda: demo_anomaly(print_fn, n_jobs=n_jobs)),
     )
-    results = {}
+    results, seconds = {}, {}
+    start = time.perf_counter()
     for key, title, part in parts:
         print_fn(f"\n== {title} ==")
+        part_start = time.perf_counter()
         results[key] = part()
+        seconds[key] = time.perf_counter() - part_start
+        print_fn(f"({title.split(' (')[0]} part: {seconds[key]:.1f} s)")
+    seconds["total"] = time.perf_counter() - start
+    print_fn(f"\nDemo finished in {seconds['total']:.1f} s.")
+    results["seconds"] = seconds
     return results

@@ -10,12 +10,13 @@ import time
 
 import numpy as np
 
+from ._progress import progress
 from ._sizes import model_size, size_line
 
 __all__ = ["demo_anomaly"]
 
 
-def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
+def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0, n_jobs=None):
     """Fit an SBT anomaly detector on a shipped telemetry channel and compare it with IsolationForest.
 
     The channel's anomaly-free train part is cut into windows of ``window`` steps (a zero-copy
@@ -36,6 +37,8 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
         Window length.
     random_state : int, default=0
         Seed of the detector and of IsolationForest.
+    n_jobs : int or None, default=None
+        Threads of the detector (the estimator's ``n_jobs``).
 
     Returns
     -------
@@ -63,7 +66,9 @@ def demo_anomaly(print_fn=print, *, channel="G-7", window=50, random_state=0):
     print_fn(f"Anomaly detection: NASA telemetry channel {channel} ({train.shape[1]} channels), "
              f"{len(X)} training windows of {window} steps, {len(test)} test steps "
              f"({100 * labels.mean():.1f} % anomalous)")
-    det = SBTAnomalyDetector(d=32, d_ff=64, max_epochs=10, max_windows_per_epoch=None, random_state=random_state)
+    det = SBTAnomalyDetector(d=32, d_ff=64, max_epochs=10, max_windows_per_epoch=None, random_state=random_state,
+                             n_jobs=n_jobs, callbacks=progress("SBT p=0.5", print_fn))
+    print_fn(f"  fitting SBTAnomalyDetector ({det.max_epochs} epochs)")
     t0 = time.perf_counter()
     det.fit(X)
     fit_s = time.perf_counter() - t0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
+from ._progress import progress
 from ._sizes import model_size, size_line
 
 __all__ = ["demo_classification"]
 
 
-def demo_classification(print_fn=print, max_epochs: int = 100) -> dict:
+def demo_classification(print_fn=print, max_epochs: int = 100, *, n_jobs=None) -> dict:
     """Fit SBTClassifier (p=0.5) and its dense twin on JapaneseVowels and compare them.
 
     Both models (``d=32``, ``random_state=0``) are fitted on the sample shipped with the
@@ -24,6 +25,8 @@ def demo_classification(print_fn=print, max_epochs: int = 100) -> dict:
         Where the report lines go.
     max_epochs : int, default=100
         Epochs of each fit (the quick demo uses 20).
+    n_jobs : int or None, default=None
+        Threads of each fit (the estimators' ``n_jobs``).
 
     Returns
     -------
@@ -46,11 +49,13 @@ def demo_classification(print_fn=print, max_epochs: int = 100) -> dict:
     print_fn(f"JapaneseVowels: {len(X_train)} train / {len(X_test)} test series, 12 channels, "
              f"lengths {min(s.shape[1] for s in X_train)}-{max(s.shape[1] for s in X_test)} (padded with a mask)")
     # one tiny fit first, so the timings below do not include torch's one-time lazy imports
-    SBTClassifier(d=8, d_ff=8, n_layers=1, max_epochs=1).fit(X_train[::10], y_train[::10])
+    SBTClassifier(d=8, d_ff=8, n_layers=1, max_epochs=1, n_jobs=n_jobs).fit(X_train[::10], y_train[::10])
     rows = {}
     for name, params in (("SBT p=0.5", dict(p=0.5)), ("dense twin", dict(p=0.0, binary=False))):
+        print_fn(f"  fitting {name} ({max_epochs} epochs)")
         start = time.perf_counter()
-        clf = SBTClassifier(d=32, max_epochs=max_epochs, random_state=0, **params).fit(X_train, y_train)
+        clf = SBTClassifier(d=32, max_epochs=max_epochs, random_state=0, n_jobs=n_jobs,
+                            callbacks=progress(name, print_fn), **params).fit(X_train, y_train)
         fit_s = time.perf_counter() - start
         rows[name] = dict(accuracy=clf.score(X_test, y_test), fit_s=fit_s, **model_size(clf))
     sbt, dense = rows["SBT p=0.5"], rows["dense twin"]

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from ._progress import progress
 from ._sizes import model_size, size_line
 
 __all__ = ["demo_forecasting"]
@@ -13,7 +14,7 @@ __all__ = ["demo_forecasting"]
 WINDOW = 48  # two days of hourly rows as context
 
 
-def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
+def demo_forecasting(print_fn=print, *, random_state=0, n_jobs=None) -> dict:
     """Fit a small SBTForecaster on ETTh1 (shipped with the package) and report its test error.
 
     Uses the usual ETTh1 split (train = the first 12 months, test = months 17-20), standardises
@@ -29,6 +30,8 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
         Where the report lines go.
     random_state : int, default=0
         Seed of the fit.
+    n_jobs : int or None, default=None
+        Threads of the fit (the estimator's ``n_jobs``).
 
     Returns
     -------
@@ -57,8 +60,12 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
     X, y = sliding_windows(tr, WINDOW)
     Xt, yt = sliding_windows(ctx, WINDOW)
 
+    print_fn(f"Forecasting: ETTh1 (vendored sample), 7 channels, window {WINDOW}, "
+             f"{len(X):,} training windows, {len(Xt):,} test rows predicted one step ahead")
     model = SBTForecaster(p=0.5, d=32, d_ff=64, max_epochs=4, max_windows_per_epoch=4096,
-                          random_state=random_state)
+                          random_state=random_state, n_jobs=n_jobs, callbacks=progress("SBT p=0.5", print_fn))
+    print_fn(f"  fitting SBTForecaster on {len(X):,} windows ({model.max_epochs} epochs of "
+             f"{model.max_windows_per_epoch:,} windows)")
     t0 = time.perf_counter()
     model.fit(X, y)
     fit_s = time.perf_counter() - t0
@@ -74,8 +81,6 @@ def demo_forecasting(print_fn=print, *, random_state=0) -> dict:
     }
     out.update(model_size(model))
 
-    print_fn(f"Forecasting: ETTh1 (vendored sample), 7 channels, window {WINDOW}, "
-             f"{len(X):,} training windows, {len(Xt):,} test rows predicted one step ahead")
     print_fn(f"  SBTForecaster(p={model.p}, d={model.d}) fit in {fit_s:.1f} s "
              f"({model.n_epochs_} epochs of {model.max_windows_per_epoch:,} windows)")
     print_fn(f"  test MSE {out['mse']:.4f}  MAE {out['mae']:.4f}   (standardised scale)")

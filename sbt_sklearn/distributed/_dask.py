@@ -6,6 +6,7 @@ dask is imported when :func:`dask_backend` is called (the ``dask`` extra).
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -14,6 +15,8 @@ __all__ = ["dask_backend", "set_torch_threads"]
 
 def _set_threads(n: int) -> int:
     torch.set_num_threads(n)
+    # the estimators cap n_jobs at OMP_NUM_THREADS: a fit on this worker never uses more than n threads
+    os.environ["OMP_NUM_THREADS"] = str(n)
     return torch.get_num_threads()
 
 
@@ -21,7 +24,8 @@ def set_torch_threads(client, n_threads: int = 1) -> dict:
     """Set the number of torch intra-op threads on every worker of a Dask client.
 
     A Dask worker that runs several fits side by side, or several workers on one machine, each
-    using all cores, oversubscribe the CPU; one thread per task is usually fastest.
+    using all cores, oversubscribe the CPU; one thread per task is usually fastest. The workers'
+    ``OMP_NUM_THREADS`` is set to ``n_threads`` too, which caps the estimators' ``n_jobs`` there.
 
     Parameters
     ----------

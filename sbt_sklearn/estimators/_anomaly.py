@@ -17,6 +17,7 @@ from ..nn import SBTLastStepNet
 from ._base import SBTBase
 from ._export import FoldedIO
 from ._input import two_valued_channels
+from ._threads import uses_threads
 
 __all__ = ["SBTAnomalyDetector"]
 
@@ -171,6 +172,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         n_iter_no_change=5,
         missing="raise",
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -207,6 +209,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self.n_iter_no_change = n_iter_no_change
         self.missing = missing
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -255,6 +258,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
 
     # -- fit -------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_threads(blas=True)
     def fit(self, X, y=None):
         """Fit the detector on benign windows and set the threshold from their scores.
 
@@ -350,6 +354,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
                                torch.from_numpy(rarity[i : i + _RARITY_CHUNK]), *knots).numpy()
             for i in range(0, len(error), _RARITY_CHUNK)])
 
+    @uses_threads
     def score_samples(self, X):
         """Normality score of each window (higher = more normal).
 
@@ -374,6 +379,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         rarity = None if self.rarity is None else self._rarity_of(last)
         return -self._anomaly(errors @ self.channel_weights_ / self.n_channels_, rarity)
 
+    @uses_threads
     def decision_function(self, X):
         """Shifted scores: negative for outliers, positive for inliers.
 
@@ -389,6 +395,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         """
         return self.score_samples(X) - self.offset_
 
+    @uses_threads
     def predict(self, X):
         """Label each window as an inlier (+1) or an outlier (-1).
 
@@ -407,6 +414,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         labels[decision < 0] = -1
         return labels
 
+    @uses_threads
     def score_series(self, series, *, smooth=1):
         """Normality score of every time step of a long series (higher = more normal).
 

@@ -55,6 +55,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "missing": [StrOptions({"raise", "interpolate"})],
         "device": [StrOptions({"cpu", "cuda", "auto"}), str, torch.device],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],

@@ -15,6 +15,7 @@ from .._docstrings import fill_doc
 from ..nn import SBTClassificationNet
 from ._base import SBTBase
 from ._export import FoldedIO
+from ._threads import uses_threads
 
 __all__ = ["SBTClassifier"]
 
@@ -109,6 +110,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         class_weight=None,
         missing="raise",
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -137,6 +139,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         self.class_weight = class_weight
         self.missing = missing
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -154,6 +157,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         return inputs, y
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_threads(blas=True)
     def fit(self, X, y):
         """Fit the classifier.
 
@@ -204,6 +208,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         """Stratified random hold-out (series are independent samples, not consecutive windows)."""
         return _stratified_split(dataset.y, self.validation_fraction, rng)
 
+    @uses_threads
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits, float64, rows sum to 1).
 
@@ -222,6 +227,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         logits = self._forward(self._dataset(X, None, pad)).double()
         return torch.softmax(logits, dim=1).numpy()
 
+    @uses_threads
     def predict(self, X):
         """Most probable class of each series.
 

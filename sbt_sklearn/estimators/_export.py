@@ -182,8 +182,11 @@ class ExportMixin:
         """
         check_is_fitted(self)
         extra_steps = self._folded_io().extra_steps
+        with warnings.catch_warnings():  # what save() would warn about does not change the file's size
+            warnings.simplefilter("ignore", UserWarning)
+            file_bytes = len(self.to_bytes())
         return network_report(
             self.net_.module_, dict(self.net_.get_params_for("module")), task=self._report_task,
-            window=int(self.n_timesteps_) + extra_steps, file_bytes=len(self.to_bytes()),
+            window=int(self.n_timesteps_) + extra_steps, file_bytes=file_bytes,
             estimator=type(self).__name__, extras=self._report_extras(),
         )

@@ -19,6 +19,7 @@ from ..nn._lags import base_forecast
 from ._base import SBTBase
 from ._export import FoldedIO
 from ._linear_base import fit_linear_base
+from ._threads import uses_threads
 
 __all__ = ["SBTForecaster"]
 
@@ -167,6 +168,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         n_iter_no_change=3,
         missing="raise",
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -199,6 +201,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         self.n_iter_no_change = n_iter_no_change
         self.missing = missing
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -302,6 +305,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     # -- fit ----------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_threads(blas=True)
     def fit(self, X, y):
         """Fit the forecaster on windows and the rows that follow them.
 
@@ -359,6 +363,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
             outs.append(pred if level is None else pred + level)  # add back the last observed row
         return torch.cat(outs).numpy()
 
+    @uses_threads
     def predict(self, X):
         """Predict the row that follows each window.
 
@@ -379,6 +384,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         pred = self._predict_std(X).astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
         return pred[:, 0] if self._y_1d else pred
 
+    @uses_threads
     def forecast(self, history, n_steps):
         """Forecast ``n_steps`` rows after a history by rolling the single-step model forward.
 

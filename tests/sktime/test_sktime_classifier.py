@@ -13,6 +13,11 @@ from sktime.utils.estimator_checks import check_estimator  # noqa: E402
 from sbt_sklearn import SBTClassifier  # noqa: E402
 from sbt_sklearn.sktime import SBTSktimeClassifier  # noqa: E402
 
+# n_jobs sets torch's threads, and float sums in training depend on the thread count: fits with
+# n_jobs=1 and n_jobs=-1 agree statistically, not to sktime's 6 decimals (documented on n_jobs;
+# tests/estimators/test_threads.py checks that a fitted model predicts the same with any n_jobs)
+THREAD_DEPENDENT = ["test_multiprocessing_idempotent"]
+
 
 def test_same_hyperparameters_as_the_sklearn_estimator():
     a = inspect.signature(SBTSktimeClassifier.__init__).parameters
@@ -22,7 +27,8 @@ def test_same_hyperparameters_as_the_sklearn_estimator():
 
 
 def test_sktime_check_estimator_passes():
-    results = check_estimator(SBTSktimeClassifier, raise_exceptions=False, verbose=False)
+    results = check_estimator(SBTSktimeClassifier, raise_exceptions=False, verbose=False,
+                              tests_to_exclude=THREAD_DEPENDENT)
     failed = {k: v for k, v in results.items() if v != "PASSED"}
     assert not failed, failed
     assert len(results) > 100

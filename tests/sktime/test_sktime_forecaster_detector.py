@@ -15,6 +15,10 @@ from sbt_sklearn import SBTAnomalyDetector, SBTForecaster  # noqa: E402
 from sbt_sklearn.sktime import SBTSktimeDetector, SBTSktimeForecaster  # noqa: E402
 
 TINY = NAMED_PARAMS["sktime_series"]
+# n_jobs sets torch's threads, and float sums in training depend on the thread count: fits with
+# n_jobs=1 and n_jobs=-1 agree statistically, not to sktime's 6 decimals (documented on n_jobs;
+# tests/estimators/test_threads.py checks that a fitted model predicts the same with any n_jobs)
+THREAD_DEPENDENT = ["test_multiprocessing_idempotent"]
 
 
 @pytest.mark.parametrize("adapter, wrapped", [(SBTSktimeForecaster, SBTForecaster),
@@ -27,7 +31,7 @@ def test_same_hyperparameters_plus_window_length(adapter, wrapped):
 
 @pytest.mark.parametrize("adapter", [SBTSktimeForecaster, SBTSktimeDetector])
 def test_sktime_check_estimator_passes(adapter):
-    results = check_estimator(adapter, raise_exceptions=False, verbose=False)
+    results = check_estimator(adapter, raise_exceptions=False, verbose=False, tests_to_exclude=THREAD_DEPENDENT)
     failed = {k: v for k, v in results.items() if v != "PASSED"}
     assert not failed, failed
 
