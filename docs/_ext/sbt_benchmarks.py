@@ -145,6 +145,7 @@ PRODUCERS = {
                                     "8192, \"norm\": \"layer_plain\"}' "
                                     "--out docs/benchmarks/forecasting_norm_layer_plain",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
+    "threads": "python benchmarks/threads.py --repeats 3",
 }
 
 
