@@ -14,7 +14,7 @@ from .._docstrings import fill_doc
 from ..anomaly import pot_threshold
 from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
-from ._base import SBTBase
+from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
 from ._input import two_valued_channels
 from ._threads import uses_threads
@@ -216,6 +216,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
 
     # -- export ------------------------------------------------------------------------------------
     _report_task = "anomaly"
+    _step_t_is_linear = True
 
     def _folded_io(self) -> FoldedIO:
         """The last row zeroed on input (``target="predict"``) or kept (``"reconstruct"``); out,
@@ -258,6 +259,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
 
     # -- fit -------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @fits_atomically
     @uses_threads(blas=True)
     def fit(self, X, y=None):
         """Fit the detector on benign windows and set the threshold from their scores.

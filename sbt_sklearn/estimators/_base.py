@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +21,32 @@ from ._export import ExportMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
 from ._persistence import PersistenceMixin
 
-__all__ = ["SBTBase"]
+__all__ = ["SBTBase", "fits_atomically"]
+
+
+def fits_atomically(fit):
+    """Decorate ``fit`` so that a refit leaves either the old model or the new one.
+
+    ``fit`` computes the new state on the estimator as it goes; if it raises (a bad input found
+    late, a diverged training, ``KeyboardInterrupt`` outside skorch's epoch loop), the
+    estimator's attributes are put back exactly as they were before the call: a fitted model
+    stays the model it was, an unfitted one stays unfitted. Every fit assigns new objects (a new
+    ``net_``, new arrays) instead of changing the old ones in place, so restoring the attribute
+    dictionary restores the model. (A ``KeyboardInterrupt`` inside the epoch loop is caught by
+    skorch, which ends training early: the fit then completes with the epochs done so far.)
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return wrapper
 
 
 class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
@@ -198,6 +224,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             train_ds, valid_ds = self._validation_split(train_ds)
         self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
         self.net_.fit(train_ds, y=None)
+        _check_trained(self.net_)
         # predefined_split holds the validation windows: drop it so that pickling a fitted model
         # never drags training data along (a pickled sliding-window view is a full copy)
         self.net_.train_split = None
@@ -212,19 +239,51 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             self.pals_history_ = []
         return self
 
-    #: inference batches: at most this many windows, and at most this many bytes of input
+    #: inference batches: at most this many windows, and at most this many bytes of working
+    #: memory (input copy, activations and attention weights, see :meth:`_window_bytes`)
     _predict_max_batch: int = 512
-    _predict_max_bytes: int = 16 * 2**20
+    _predict_max_bytes: int = 64 * 2**20
+    #: True where ``attention="step_t"`` computes the last layer for the last row alone and
+    #: lets past rows attend only to themselves (the last-step networks): attention memory
+    #: then grows with T, not T squared
+    _step_t_is_linear: bool = False
+
+    def _window_bytes(self, n_channels: int, n_timesteps: int) -> int:
+        """Upper estimate of the float32 working memory one window needs in an inference pass.
+
+        Three (heads, T, T) tensors of one attention layer (scores, softmax, masked weights:
+        layers run one after another, so one layer's worth is alive at a time) plus the
+        activations of one layer, ``T * (C + 6 d + 2 d_ff)`` floats (input, Q, K, V, attention
+        output, residual, the feed-forward's hidden layer twice).
+        """
+        t = int(n_timesteps)
+        keys = 1 if self._step_t_is_linear and self.attention == "step_t" else t
+        return 4 * (3 * self.n_heads * t * keys + t * (int(n_channels) + 6 * self.d + 2 * self.d_ff))
+
+    def _predict_batch_size(self, n_channels: int, n_timesteps: int) -> int:
+        """Windows per inference batch: as many as fit in ``_predict_max_bytes`` (at least one)."""
+        per_window = self._window_bytes(n_channels, n_timesteps)
+        return int(np.clip(self._predict_max_bytes // per_window, 1, self._predict_max_batch))
 
     def _predict_batches(self, ds):
         """Yield (network output on the CPU, batch target) for ``ds`` in order: eval mode, no
-        autograd, batches larger than in training but capped in bytes (one batch is the only
-        copy of the windows ever made)."""
+        autograd, batches sized from the memory the network allocates for them (one batch is the
+        only copy of the windows ever made).
+
+        Raises
+        ------
+        ValueError
+            If the network's output is not finite for some window: its values, standardised with
+            the training mean and scale, are too large for the float32 computation.
+        """
         check_is_fitted(self)
-        per_window = 4 * int(np.prod(ds.X.shape[1:]))
-        batch = int(np.clip(self._predict_max_bytes // per_window, 1, self._predict_max_batch))
+        batch = self._predict_batch_size(ds.X.shape[1], ds.X.shape[2])
+        start = 0
         for inputs, target in BatchLoader(ds, batch_size=batch):
-            yield self.net_.evaluation_step((inputs, None), training=False).to("cpu"), target
+            out = self.net_.evaluation_step((inputs, None), training=False).to("cpu")
+            _check_output(self, out, target, inputs, start)
+            start += out.shape[0]
+            yield out, target
 
     def _forward(self, ds) -> torch.Tensor:
         """Network outputs for a whole dataset, on the CPU."""
@@ -242,3 +301,38 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         tags.input_tags.allow_nan = self.missing == "interpolate"
         tags.non_deterministic = str(self.device) != "cpu"
         return tags
+
+
+def _check_trained(net) -> None:
+    """Refuse a training whose loss or resulting parameters and statistics are not finite."""
+    bad = [name for name, t in net.module_.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    losses = [row.get("train_loss") for row in net.history]
+    bad_loss = [i for i, v in enumerate(losses) if v is not None and not np.isfinite(v)]
+    if bad or bad_loss:
+        what = (f"the network's {bad[0]!r} (and {len(bad) - 1} other tensor(s)) is not finite" if bad
+                else f"the training loss is not finite from epoch {bad_loss[0] + 1}")
+        raise ValueError(
+            f"training diverged: {what} (train losses of the first epochs: {[float(v) for v in losses[:3]]}). "
+            "The training data holds values too large for float32 once standardised (check X and y for "
+            "extreme values), or the learning rate is too high; the estimator keeps the model it had "
+            "before this fit."
+        )
+
+
+def _check_output(estimator, out, target, inputs, start: int) -> None:
+    """Raise a clear error where an inference batch's output (or level) is not finite."""
+    finite = torch.isfinite(out).reshape(out.shape[0], -1).all(dim=1)
+    if isinstance(target, torch.Tensor) and target.is_floating_point() and target.shape[:1] == out.shape[:1]:
+        finite &= torch.isfinite(target).reshape(target.shape[0], -1).all(dim=1)
+    if bool(finite.all()):
+        return
+    rows = (torch.nonzero(~finite).flatten() + start).tolist()
+    x = inputs["x"] if isinstance(inputs, dict) else inputs
+    peak = float(x[~finite.to(x.device)].abs().max()) if x.numel() else float("nan")
+    raise ValueError(
+        f"{type(estimator).__name__}: the network's output is not finite for {len(rows)} window(s) (first "
+        f"indices {rows[:5]}): their values, standardised with the training mean and scale, reach {peak:.3g}, "
+        "too large for the float32 computation. Values this far outside the training range cannot be "
+        "predicted; remove or clip them."
+    )

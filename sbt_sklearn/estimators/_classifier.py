@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._docstrings import fill_doc
 from ..nn import SBTClassificationNet
-from ._base import SBTBase
+from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
 from ._threads import uses_threads
 
@@ -157,6 +157,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         return inputs, y
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fits_atomically
     @uses_threads(blas=True)
     def fit(self, X, y):
         """Fit the classifier.

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._docstrings import fill_doc
 from ..nn import SBTLastStepNet
 from ..nn._lags import base_forecast
-from ._base import SBTBase
+from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
 from ._linear_base import fit_linear_base
 from ._threads import uses_threads
@@ -136,6 +136,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     #: the paper trains forecasting models without gradient clipping
     _clip_grad_norm = None
+    _step_t_is_linear = True
 
     def __init__(
         self,
@@ -268,6 +269,8 @@ class SBTForecaster(RegressorMixin, SBTBase):
         if isinstance(y, (pd.DataFrame, pd.Series)):
             y = y.to_numpy()
         y = np.asarray(y)
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported: y must be real")
         if y.dtype.kind not in "biuf":
             try:
                 y = y.astype(np.float64)
@@ -301,10 +304,12 @@ class SBTForecaster(RegressorMixin, SBTBase):
             )
         if not np.isfinite(y).all():
             raise ValueError("Input y contains NaN or infinity.")
+        _check_float32_range(y, "y")
         return y, was_1d
 
     # -- fit ----------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @fits_atomically
     @uses_threads(blas=True)
     def fit(self, X, y):
         """Fit the forecaster on windows and the rows that follow them.
@@ -356,6 +361,15 @@ class SBTForecaster(RegressorMixin, SBTBase):
         return net
 
     # -- predict ------------------------------------------------------------------------------------
+    def _check_window_length(self, n_timesteps: int) -> None:
+        """Windows must cover the linear base's lags (the network itself takes any length)."""
+        if n_timesteps < self.base_lags_:
+            raise ValueError(
+                f"windows of {n_timesteps} step(s) are too short: the fitted linear base uses the last "
+                f"base_lags_={self.base_lags_} rows (the model was fitted on windows of n_timesteps_="
+                f"{self.n_timesteps_} steps)"
+            )
+
     def _predict_std(self, X, pad=None) -> np.ndarray:
         """Standardised next rows (n, C) for validated windows, one batch at a time."""
         outs = []
@@ -381,6 +395,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         X, pad = self._check_X(X, reset=False)
         if pad is not None:
             raise ValueError("SBTForecaster needs windows of equal length; got an unequal-length panel")
+        self._check_window_length(X.shape[2])
         pred = self._predict_std(X).astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
         return pred[:, 0] if self._y_1d else pred
 
@@ -410,8 +425,13 @@ class SBTForecaster(RegressorMixin, SBTBase):
         if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, Integral) or n_steps < 1:
             raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
         frame = history if isinstance(history, pd.DataFrame) else None
-        hist = history.to_numpy(dtype=np.float64) if isinstance(history, (pd.DataFrame, pd.Series)) \
-            else np.asarray(history, dtype=np.float64)
+        hist = history.to_numpy() if isinstance(history, (pd.DataFrame, pd.Series)) else np.asarray(history)
+        if hist.dtype.kind == "c":
+            raise ValueError("Complex data not supported: history must be real")
+        try:
+            hist = hist.astype(np.float64, copy=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"history must be numeric; could not convert {hist.dtype} values: {exc}") from exc
         one_d = hist.ndim == 1
         if one_d:
             hist = hist[:, None]
@@ -425,6 +445,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
                              f"window length n_timesteps_={self.n_timesteps_}")
         if not np.isfinite(hist[-self.n_timesteps_:]).all():
             raise ValueError("history contains NaN or infinity in its last n_timesteps_ rows.")
+        _check_float32_range(hist[-self.n_timesteps_:], "history")
         window = np.ascontiguousarray(hist[-self.n_timesteps_:].T[None], dtype=np.float32)  # (1, C, T)
         out = np.empty((n_steps, self.n_channels_), dtype=np.float64)
         for step in range(n_steps):
@@ -440,6 +461,13 @@ class SBTForecaster(RegressorMixin, SBTBase):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True  # a windowed transformer is not built for tabular toy data
         return tags
+
+
+def _check_float32_range(values: np.ndarray, name: str) -> None:
+    """The network computes in float32: finite float64 values beyond its range are an error."""
+    if values.dtype.itemsize > 4 and values.size and np.abs(values).max() > np.finfo(np.float32).max:
+        raise ValueError(f"{name} holds values beyond the float32 range (largest magnitude "
+                         f"{np.abs(values).max():.3g}); the model computes in float32")
 
 
 def _future_index(index: pd.Index, n_steps: int) -> pd.Index:

@@ -179,7 +179,14 @@ def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.r
     lags, alpha = int(lags), float(alpha)
     coef, icpt = _solve(stats, lags * c, alpha)
     # float16 coefficients halve the file; the intercept absorbs their mean rounding error
-    coef16 = coef.astype(np.float16)
+    with np.errstate(over="ignore"):
+        coef16 = coef.astype(np.float16)
+    if not (np.isfinite(coef16).all() and np.isfinite(icpt).all()):
+        raise ValueError(
+            "the linear base's ridge coefficients are not finite or exceed the float16 range (65504) in which "
+            "they are stored: the windows hold values too large or too ill-conditioned once standardised "
+            "(check X and y for extreme values, or pass linear_base=None)"
+        )
     icpt = icpt + stats.sf[: lags * c] / stats.n @ (coef - coef16.astype(np.float64))
     return coef16, icpt.astype(np.float32), lags, alpha
 
