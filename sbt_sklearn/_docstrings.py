@@ -194,8 +194,9 @@ PARAMETERS: dict[str, str] = _entries(
             Torch threads (and, during ``fit``, BLAS threads) for each call of ``fit``,
             ``predict`` and the scoring methods; the previous thread counts are restored when the
             call returns, so no global torch setting is left changed. ``None`` means one thread:
-            these small models train fastest with one thread per process on shared cores, and
-            no slower on a quiet machine (:doc:`/user_guide/scaling`). ``-1`` uses every CPU the
+            with other work on the cores, one thread per process keeps these small models'
+            fit times steady, while more threads can make them several times slower; on a quiet
+            machine ``n_jobs=-1`` is faster (numbers in :doc:`/user_guide/scaling`). ``-1`` uses every CPU the
             process may use, ``-2`` all but one; any count is capped at the CPUs available to
             the process (its affinity and ``OMP_NUM_THREADS``, which joblib and ``dask_backend``
             set in their workers), so a parallel grid search never oversubscribes the cores.
