@@ -218,6 +218,10 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     _report_task = "anomaly"
     _step_t_is_linear = True
 
+    def _c_output_doc(self) -> str:
+        return ("out[0] = the normality score of the window's last step (score_samples: higher is more "
+                "normal); <name>_is_anomaly(out[0]) applies the fitted threshold (predict == -1).")
+
     def _folded_io(self) -> FoldedIO:
         """The last row zeroed on input (``target="predict"``) or kept (``"reconstruct"``); out,
         ``score_samples``: minus the weighted squared error of the last row (combined with the

@@ -147,6 +147,12 @@ class SBTClassifier(ClassifierMixin, SBTBase):
     # -- export ------------------------------------------------------------------------------------
     _report_task = "classification"
 
+    def _c_output_doc(self) -> str:
+        labels = ", ".join(f"{i}: {c!r}" for i, c in enumerate(self.classes_[:50]))
+        more = ", ..." if len(self.classes_) > 50 else ""
+        return (f"out[N_OUTPUTS] = the class probabilities (predict_proba), in the order of classes_ "
+                f"({labels}{more}); n_steps may be any length from 1 to MAX_STEPS (unequal lengths).")
+
     def _folded_io(self) -> FoldedIO:
         """Windows as they are in; the class probabilities (softmax of the logits) out."""
         return FoldedIO("none", "softmax", 0)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ..compression._c_export import c_sources, check_c_name, needs_max_steps
 from ..compression._folded import fold_network
 from ..compression._report import network_report
 
@@ -154,6 +155,94 @@ class ExportMixin:
                               dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset_version,
                               dynamo=False)
         return path
+
+    def _c_output_doc(self) -> str:
+        """What ``<name>_predict`` writes to ``out`` (the header's comment)."""
+        raise NotImplementedError
+
+    def export_c(self, directory, *, name: str = "sbt_model", max_steps: int | None = None) -> dict:
+        """Write dependency-free C99 inference code: ``<name>.c`` and ``<name>.h``.
+
+        The code implements ``predict`` on raw windows (the scaler, the task's transforms and,
+        for the forecaster, the linear base are in it) with nothing beyond ``<math.h>`` and
+        ``<stdint.h>``: no heap, static working memory, constant tables. Sparse-binary layers
+        stay bits: a mask bit per weight, a sign bit per kept weight and one float gain per
+        layer (never folded into float matrices); FP32 layers (the dense twin) are float
+        arrays. Step-T models (the forecaster's and the detector's default) stream: every past
+        row goes through the network on its own and the last row's attention uses an online
+        softmax, so working memory does not grow with the window. The header documents the
+        input layout (rows read in place; a ring buffer with a start index is accepted), the
+        outputs, the error codes and the flash and RAM the model needs. See
+        :doc:`/user_guide/compression` for building it for a microcontroller.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Where to write the two files (created if missing; existing files are replaced).
+        name : str, default="sbt_model"
+            File name and prefix of the public C identifiers (``<name>_predict``,
+            ``<NAME>_N_CHANNELS``...); a C identifier.
+        max_steps : int or None, default=None
+            Longest window accepted, in observed rows. Defaults to ``n_timesteps_`` where the
+            code holds every row in memory or has per-step tables (classification, attention
+            other than step-T, learnable positions); a streamed step-T model with fixed
+            positions accepts any length by default.
+
+        Returns
+        -------
+        dict
+            ``source`` and ``header`` (paths), ``flash_bytes``, ``ram_bytes``, ``min_steps`` and
+            ``max_steps``.
+
+        Raises
+        ------
+        NotImplementedError
+            For an anomaly detector with ``rarity="marginal"`` (its rarity tables are not
+            exported to C yet).
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(20, 2, 8)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, n_layers=1, max_epochs=1, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> info = clf.export_c(tempfile.mkdtemp(), name="tiny")
+        >>> sorted(info)
+        ['flash_bytes', 'header', 'max_steps', 'min_steps', 'ram_bytes', 'source', 'streamed']
+        """
+        from ..compression._format import write_file_atomic
+
+        check_is_fitted(self)
+        name = check_c_name(name)
+        if self._rarity_tables() is not None:
+            raise NotImplementedError("C export of an anomaly detector with rarity='marginal' is not supported; "
+                                      "refit with rarity=None or use export_folded / export_onnx")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+            raise ValueError(f"max_steps must be None or an integer >= 1; got {max_steps!r}")
+        input_mode, output_mode, _ = self._folded_io()
+        module = self.net_.module_
+        if max_steps is None and needs_max_steps(module):
+            max_steps = int(self.n_timesteps_)
+        source, header, sizes = c_sources(
+            module, name=name, mean=self.scaler_mean_, scale=self.scaler_scale_, input_mode=input_mode,
+            output_mode=output_mode, max_steps=max_steps, channel_weights=getattr(self, "channel_weights_", None),
+            base=self._linear_base(), offset=getattr(self, "offset_", None), description=self._c_description(),
+            output_doc=self._c_output_doc())
+        directory = os.fspath(directory)
+        os.makedirs(directory, exist_ok=True)
+        paths = {"source": os.path.join(directory, f"{name}.c"), "header": os.path.join(directory, f"{name}.h")}
+        write_file_atomic(paths["source"], source.encode("utf-8"))
+        write_file_atomic(paths["header"], header.encode("utf-8"))
+        return {**paths, **sizes}
+
+    def _c_description(self) -> str:
+        from .._version import __version__
+
+        params = self.get_params(deep=False)
+        shown = ", ".join(f"{k}={params[k]!r}" for k in ("p", "binary", "d", "n_heads", "n_layers", "d_ff",
+                                                         "attention", "norm") if k in params)
+        return (f"{type(self).__name__}({shown}), sbt_sklearn {__version__}; fitted on {self.n_channels_} "
+                f"channel(s), windows of {self.n_timesteps_} steps.")
 
     def compression_report(self):
         """Parameters, size and FLOPs of the fitted model against its dense twin.

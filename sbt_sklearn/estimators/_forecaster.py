@@ -210,6 +210,10 @@ class SBTForecaster(RegressorMixin, SBTBase):
     # -- export ------------------------------------------------------------------------------------
     _report_task = "forecast"
 
+    def _c_output_doc(self) -> str:
+        return ("out[N_CHANNELS] = the row that follows the window on the original scale (predict; the "
+                "network's output plus the last observed row and the linear base, as fitted).")
+
     def _folded_io(self) -> FoldedIO:
         """A zero row appended to the window (after re-referencing it to its last row with
         ``target="relative"``); the next row on the original scale out, the last observed row
