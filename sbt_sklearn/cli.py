@@ -43,11 +43,40 @@ def main(argv=None) -> int:
     d.add_argument("--n-jobs", type=int, default=None,
                    help="torch threads of every fit (the estimators' n_jobs; default: one thread)")
     sub.add_parser("info", help="print versions and devices")
+    c = sub.add_parser("export-c", help="write dependency-free C99 inference code (.c and .h) for a model file")
+    c.add_argument("model", help="a model file written by the estimators' save()")
+    c.add_argument("directory", help="where to write <name>.c and <name>.h (created if missing)")
+    c.add_argument("--name", default="sbt_model", help="file name and C identifier prefix (default: sbt_model)")
+    c.add_argument("--max-steps", type=int, default=None,
+                   help="longest window accepted (default: the fitted window where the code needs a bound)")
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
+    elif args.command == "export-c":
+        return export_c(args.model, args.directory, name=args.name, max_steps=args.max_steps)
     else:
         demo(quick=args.quick, n_jobs=args.n_jobs)
+    return 0
+
+
+def export_c(model, directory, *, name="sbt_model", max_steps=None, print_fn=print) -> int:
+    """``sbt-sklearn export-c``: load a model file of any SBT estimator and write its C code.
+
+    Returns the exit status: 0, or 2 with a one-line message for a file that is not a model
+    file, a bad name or an estimator the C export does not cover.
+    """
+    from .compression import SBTFileError
+    from .estimators._base import SBTBase
+
+    try:
+        est = SBTBase.load(model)
+        info = est.export_c(directory, name=name, max_steps=max_steps)
+    except (OSError, SBTFileError, ValueError, NotImplementedError) as exc:
+        print_fn(f"sbt-sklearn export-c: error: {exc}")
+        return 2
+    bound = "any length" if info["max_steps"] >= 2**31 - 2 else f"up to {info['max_steps']} rows"
+    print_fn(f"wrote {info['source']} and {info['header']} ({type(est).__name__}; flash {info['flash_bytes']:,} "
+             f"bytes of tables, RAM {info['ram_bytes']:,} bytes; windows of {bound})")
     return 0
 
 

@@ -8,6 +8,7 @@ sees beyond the window) and which float parts outside the network a report must 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from typing import NamedTuple
@@ -199,6 +200,11 @@ class ExportMixin:
         NotImplementedError
             For an anomaly detector with ``rarity="marginal"`` (its rarity tables are not
             exported to C yet).
+        ValueError
+            For a ``name`` that is not a C identifier or a bad ``max_steps`` (before anything
+            is written).
+        OSError
+            If the directory cannot be created or written; neither file is left behind.
 
         Examples
         --------
@@ -231,8 +237,16 @@ class ExportMixin:
         directory = os.fspath(directory)
         os.makedirs(directory, exist_ok=True)
         paths = {"source": os.path.join(directory, f"{name}.c"), "header": os.path.join(directory, f"{name}.h")}
-        write_file_atomic(paths["source"], source.encode("utf-8"))
-        write_file_atomic(paths["header"], header.encode("utf-8"))
+        written = []
+        try:  # both files or neither: a failure after the first removes it again
+            for key, text in (("header", header), ("source", source)):
+                write_file_atomic(paths[key], text.encode("utf-8"))
+                written.append(paths[key])
+        except BaseException:
+            for path in written:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+            raise
         return {**paths, **sizes}
 
     def _c_description(self) -> str:
