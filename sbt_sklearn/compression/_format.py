@@ -33,42 +33,82 @@ the gains ``alpha`` follow from those weights and the masks. Every other tensor 
 from a freshly built network (norm parameters and statistics, biases, the weights of FP32
 layers) is stored as is.
 
-Reading checks the digest before decompressing (with a size limit), parses the document with
-:mod:`json` and builds arrays with :func:`numpy.frombuffer`; it never unpickles or imports
-anything named in the file. Every defect (truncation, bad JSON, unknown version, checksum or
-shape mismatch) raises :class:`SBTFileError`.
+Reading checks the digest before decompressing, parses the document with :mod:`json` and
+builds arrays with :func:`numpy.frombuffer`; it never unpickles or imports anything named in
+the file. Every defect (truncation, bad JSON, unknown version, checksum or shape mismatch)
+raises :class:`SBTFileError`.
+
+Reading limits
+--------------
+The digest is a checksum, not a signature: anyone can write a file with a valid one. A reader
+therefore bounds what a file can make it do, and refuses with :class:`SBTFileError` anything
+beyond (no valid file written by :func:`write_model_bytes` is affected; the writer refuses to
+write a file the reader would refuse):
+
+* a file is at most :data:`MAX_FILE_BYTES`, its container header at most 64 KiB;
+* the payload is inflated in three steps, never beyond what was declared: the 8-byte length,
+  then the JSON document (at most 384 KiB plus half the compressed size), then exactly the
+  tensor bytes its index declares; the whole payload inflates to at most 4 MiB plus 16 times
+  its compressed size;
+* JSON is nested at most 64 levels deep (a decoded value at most 32), and decoding creates at
+  most 8 MiB of numpy arrays;
+* every tensor dimension is below 2**31, boolean tensors hold only 0 and 1.
+
+:attr:`ModelFileParts.parse_memory` bounds the memory reading a file takes. The estimators'
+loaders add the network a file describes (:func:`plan_network`, computed from its keyword
+arguments before anything is built) and refuse a file whose total would exceed
+:func:`load_memory_budget`, 64 MiB plus 100 bytes per byte of file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import inspect
 import json
 import math
 import os
 import re
+import stat
 import struct
+import tempfile
 import zlib
+from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
-from ..nn import SparseBinaryLinear
+from ..nn import SBTClassificationNet, SBTLastStepNet, SparseBinaryLinear
+from ..nn._attention import ATTENTION_MODES
+from ..nn._norm import NORMS
 from ._dictionary import ZDICT_V3
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "LOAD_MEMORY_BASE",
+    "LOAD_MEMORY_PER_BYTE",
+    "MAX_FILE_BYTES",
+    "MAX_LAYERS",
+    "ModelFileParts",
+    "NetworkPlan",
     "SBTFileError",
+    "check_sparse_table",
     "decode_json",
     "decode_mask",
     "encode_json",
     "encode_mask",
+    "load_memory_budget",
     "pack_module",
+    "parse_model_bytes",
+    "plan_network",
+    "read_file_bytes",
     "read_model_bytes",
     "read_model_file",
     "unpack_module",
+    "write_file_atomic",
     "write_model_bytes",
     "write_model_file",
 ]
@@ -80,12 +120,60 @@ FORMAT_VERSION = 3
 #: readable versions and the preset zlib dictionary of each
 _ZDICTS = {2: b"", 3: ZDICT_V3}
 _READABLE_VERSIONS = frozenset(_ZDICTS)
-#: largest header safetensors itself accepts (100 MB); anything beyond is not a model file
-_MAX_HEADER = 100_000_000
-#: largest decompressed payload a reader accepts (guards against decompression bombs)
-_MAX_PAYLOAD = 1 << 31
 #: dtypes a stored tensor may have (little-endian booleans, integers, floats)
 _TENSOR_DTYPE_RE = re.compile(r"^[<|](b1|[iu][1248]|f[248])$")
+
+# Reading limits (see "Reading limits" above). Real files are 0.7-35 KB, their header about
+# 210 bytes, their JSON document 2-4 KB (a few hundred KB with a long PALS or training history).
+#: largest model file a reader accepts, in bytes
+MAX_FILE_BYTES = 1 << 30
+#: largest container header (the safetensors JSON) a reader accepts
+_MAX_HEADER = 1 << 16
+#: the loader's memory budget: this many bytes, plus LOAD_MEMORY_PER_BYTE per byte of file
+LOAD_MEMORY_BASE = 64 << 20
+#: the loader's memory budget per byte of file (see :func:`load_memory_budget`)
+LOAD_MEMORY_PER_BYTE = 100
+#: the inflated payload: at most this many bytes plus _RAW_PER_BYTE per compressed byte
+_RAW_BASE, _RAW_PER_BYTE = 4 << 20, 16
+#: the JSON document: at most this many bytes plus one per two compressed bytes
+_DOC_BASE = 384 << 10
+#: JSON nesting: of the whole document, and of one value given to decode_json
+_MAX_DOC_DEPTH, MAX_JSON_DEPTH = 64, 32
+#: bytes of numpy arrays that one decode_json call may create
+MAX_JSON_ARRAY_BYTES = 8 << 20
+#: Python objects that json.loads and decode_json build per byte of JSON: measured at most 70
+#: (a list of nested empty lists, parsed then decoded); numbers and records cost 10-25
+JSON_OBJECT_FACTOR = 80
+#: largest tensor dimension (a file's tensors and JSON arrays)
+_MAX_DIM = (1 << 31) - 1
+#: longest tensor name in the index
+_MAX_NAME = 256
+#: encoder layers a network may have (building one costs 1-3 ms and about 30 KB however small it is)
+MAX_LAYERS = 256
+
+
+def load_memory_budget(file_bytes: int) -> int:
+    """The memory that loading a model file of ``file_bytes`` bytes may take.
+
+    ``LOAD_MEMORY_BASE + LOAD_MEMORY_PER_BYTE * file_bytes``: 64 MiB plus 100 bytes per byte
+    of file. The estimators' loaders refuse a file whose parsing and network would need more
+    (unless the caller passes a larger ``max_memory``).
+
+    Examples
+    --------
+    >>> from sbt_sklearn.compression._format import load_memory_budget
+    >>> round(load_memory_budget(15_000) / 2**20, 2)  # MiB, for a 15 KB file
+    65.43
+    """
+    return LOAD_MEMORY_BASE + LOAD_MEMORY_PER_BYTE * int(file_bytes)
+
+
+def _raw_cap(payload_bytes: int) -> int:
+    return _RAW_BASE + _RAW_PER_BYTE * payload_bytes
+
+
+def _doc_cap(payload_bytes: int) -> int:
+    return _DOC_BASE + payload_bytes // 2
 
 
 class SBTFileError(ValueError):
@@ -184,13 +272,21 @@ def _bad(msg: str) -> SBTFileError:
     return SBTFileError(f"invalid model file: {msg}")
 
 
-def decode_json(data):
+def decode_json(data, *, max_depth: int = MAX_JSON_DEPTH, max_array_bytes: int = MAX_JSON_ARRAY_BYTES):
     """Inverse of :func:`encode_json`; raises :class:`SBTFileError` on anything unexpected.
+
+    Decoding is bounded, so that a few bytes of JSON cannot exhaust the stack or the memory:
+    containers nested deeper than ``max_depth`` levels and numpy arrays whose bytes add up to
+    more than ``max_array_bytes`` are refused.
 
     Parameters
     ----------
     data : object
         Data parsed from JSON.
+    max_depth : int, default=32
+        Deepest nesting of lists and tagged objects accepted.
+    max_array_bytes : int, default=8 MiB
+        Most bytes that the numpy arrays of the decoded value may take together.
 
     Returns
     -------
@@ -199,74 +295,114 @@ def decode_json(data):
 
     Examples
     --------
-    >>> from sbt_sklearn.compression._format import decode_json
+    >>> from sbt_sklearn.compression._format import SBTFileError, decode_json
     >>> decode_json({"$tuple": [1, {"$float": "inf"}]})
     (1, inf)
+    >>> try:
+    ...     decode_json([[[[1]]]], max_depth=3)
+    ... except SBTFileError as exc:
+    ...     print("deeper than 3" in str(exc))
+    True
     """
-    if data is None or isinstance(data, (bool, int, float, str)):
-        return data
-    if isinstance(data, list):
-        return [decode_json(v) for v in data]
-    if not isinstance(data, dict) or len(data) not in (1, 2, 3):
-        raise _bad(f"unexpected JSON value {str(data)[:80]!r}")
-    if set(data) == {"$float"}:
-        text = data["$float"]
-        if text not in ("nan", "inf", "-inf"):
-            raise _bad(f"bad float {text!r}")
-        return float(text)
-    if set(data) == {"$tuple"} and isinstance(data["$tuple"], list):
-        return tuple(decode_json(v) for v in data["$tuple"])
-    if set(data) == {"$dict"} and isinstance(data["$dict"], list):
+    return _JSONDecoder(max_depth, max_array_bytes).decode(data, 0)
+
+
+def _is_count(value, high: int = _MAX_DIM) -> bool:
+    """A non-negative integer (not a bool) of at most ``high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
+
+
+class _JSONDecoder:
+    """One bounded :func:`decode_json` pass: it tracks the depth and the bytes of the arrays it made."""
+
+    def __init__(self, max_depth: int, max_array_bytes: int) -> None:
+        self.max_depth = max_depth
+        self.array_bytes_left = max_array_bytes
+
+    def decode(self, data, depth: int):
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
+        if depth >= self.max_depth:
+            raise _bad(f"a value is nested deeper than {self.max_depth} levels")
+        depth += 1
+        if isinstance(data, list):
+            return [self.decode(v, depth) for v in data]
+        if not isinstance(data, dict) or len(data) not in (1, 2, 3):
+            raise _bad(f"unexpected JSON value {str(data)[:80]!r}")
+        keys = set(data)
+        if keys == {"$float"}:
+            return _decode_float(data["$float"])
+        if keys == {"$tuple"} and isinstance(data["$tuple"], list):
+            return tuple(self.decode(v, depth) for v in data["$tuple"])
+        if keys == {"$dict"} and isinstance(data["$dict"], list):
+            return self._dict(data["$dict"], depth)
+        if keys == {"$scalar", "value"}:
+            return self._scalar(data, depth)
+        if keys == {"$array", "shape", "data"}:
+            return self._array(data, depth)
+        raise _bad(f"unknown JSON tag in {sorted(data)[:3]}")
+
+    def _dict(self, items: list, depth: int) -> dict:
         out = {}
-        for item in data["$dict"]:
+        for item in items:
             if not isinstance(item, list) or len(item) != 2:
                 raise _bad("bad dict item")
-            key = decode_json(item[0])
+            key = self.decode(item[0], depth)
             try:
-                out[key] = decode_json(item[1])
+                out[key] = self.decode(item[1], depth)
             except TypeError as exc:  # unhashable key
                 raise _bad(f"bad dict key: {exc}") from exc
         return out
-    if set(data) == {"$scalar", "value"}:
+
+    def _scalar(self, data: dict, depth: int):
         dtype = data["$scalar"]
         if not isinstance(dtype, str) or not _SCALAR_DTYPE_RE.match(dtype):
             raise _bad(f"bad scalar dtype {dtype!r}")
-        value = decode_json(data["value"])
+        value = self.decode(data["value"], depth)
         if isinstance(value, (list, tuple, dict, str)) or value is None:
             raise _bad("bad scalar value")
         try:
             return np.dtype(dtype).type(value)
         except (OverflowError, ValueError, TypeError) as exc:
             raise _bad(f"bad scalar: {exc}") from exc
-    if set(data) == {"$array", "shape", "data"}:
-        return _decode_array(data)
-    raise _bad(f"unknown JSON tag in {sorted(data)[:3]}")
+
+    def _charge(self, nbytes: int) -> None:
+        self.array_bytes_left -= nbytes
+        if self.array_bytes_left < 0:
+            raise _bad("its JSON arrays would take more memory than a model file's metadata may")
+
+    def _array(self, data: dict, depth: int) -> np.ndarray:
+        dtype, shape, values = data["$array"], data["shape"], data["data"]
+        if not isinstance(dtype, str) or not _DTYPE_RE.match(dtype):
+            raise _bad(f"bad array dtype {dtype!r}")
+        if not isinstance(shape, list) or len(shape) > 8 or not all(_is_count(s) for s in shape):
+            raise _bad("bad array shape")
+        if not isinstance(values, list) or math.prod(shape) != len(values):
+            raise _bad("array data does not match its shape")
+        dt = np.dtype(dtype)
+        if dt.itemsize == 0 and dt.kind != "O":  # a string dtype without a width would take the longest one's
+            raise _bad(f"bad array dtype {dtype!r}")
+        self._charge(len(values) * (8 if dt.kind == "O" else dt.itemsize))
+        if dt.kind == "O":
+            out = np.empty(len(values), dtype=object)
+            for i, v in enumerate(values):
+                out[i] = self.decode(v, depth)
+            return out.reshape(shape)
+        items = [self.decode(v, depth) for v in values]
+        if any(isinstance(v, (list, tuple, dict)) or v is None for v in items):
+            raise _bad("bad array element")
+        if dt.kind in "US" and not all(isinstance(v, str) for v in items):
+            raise _bad("bad string array element")
+        try:
+            return np.array(items, dtype=dt).reshape(shape)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise _bad(f"bad array: {exc}") from exc
 
 
-def _decode_array(data) -> np.ndarray:
-    dtype, shape, values = data["$array"], data["shape"], data["data"]
-    if not isinstance(dtype, str) or not _DTYPE_RE.match(dtype):
-        raise _bad(f"bad array dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                              for s in shape) or len(shape) > 8:
-        raise _bad("bad array shape")
-    if not isinstance(values, list) or math.prod(shape) != len(values):
-        raise _bad("array data does not match its shape")
-    dt = np.dtype(dtype)
-    if dt.kind == "O":
-        out = np.empty(len(values), dtype=object)
-        for i, v in enumerate(values):
-            out[i] = decode_json(v)
-        return out.reshape(shape)
-    items = [decode_json(v) for v in values]
-    if any(isinstance(v, (list, tuple, dict)) or v is None for v in items):
-        raise _bad("bad array element")
-    if dt.kind in "US" and not all(isinstance(v, str) for v in items):
-        raise _bad("bad string array element")
-    try:
-        return np.array(items, dtype=dt).reshape(shape)
-    except (OverflowError, ValueError, TypeError) as exc:
-        raise _bad(f"bad array: {exc}") from exc
+def _decode_float(text) -> float:
+    if text not in ("nan", "inf", "-inf"):
+        raise _bad(f"bad float {text!r}")
+    return float(text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,6 +575,12 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     bytes
         The file content.
 
+    Raises
+    ------
+    ValueError
+        If a reader would refuse the result (see "Reading limits" in the module docstring):
+        for example a JSON document longer than a file of this size may hold.
+
     Examples
     --------
     >>> import numpy as np
@@ -455,6 +597,7 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     raw = b"".join([struct.pack("<Q", len(doc)), doc, *(arr.tobytes() for arr in arrays.values())])
     deflate = zlib.compressobj(9, zdict=_ZDICTS[FORMAT_VERSION])
     payload = deflate.compress(raw) + deflate.flush()
+    _check_writable(doc, index, len(raw), len(payload))
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -463,23 +606,131 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
     return _st_save({"sbt": np.frombuffer(payload, dtype=np.uint8)}, metadata=metadata)
 
 
+def _check_writable(doc: bytes, index: list, raw_bytes: int, payload_bytes: int) -> None:
+    """Refuse (ValueError) to write what a reader would refuse for its size or shape."""
+    problem = None
+    if len(doc) > _doc_cap(payload_bytes):
+        problem = (f"its JSON metadata takes {len(doc)} bytes, and a file of {payload_bytes} compressed bytes may "
+                   f"hold at most {_doc_cap(payload_bytes)} (store less history: include_history=False)")
+    elif raw_bytes > _raw_cap(payload_bytes):
+        problem = f"it inflates to {raw_bytes} bytes, more than the {_raw_cap(payload_bytes)} a reader accepts"
+    elif payload_bytes + _MAX_HEADER > MAX_FILE_BYTES:
+        problem = f"it would be larger than the {MAX_FILE_BYTES} bytes a reader accepts"
+    elif _json_depth(doc) > _MAX_DOC_DEPTH:
+        problem = f"its metadata is nested deeper than {_MAX_DOC_DEPTH} levels"
+    elif any(len(name) > _MAX_NAME or any(n > _MAX_DIM for n in shape) for name, _, shape in index):
+        problem = f"a tensor name is longer than {_MAX_NAME} characters or a dimension exceeds {_MAX_DIM}"
+    if problem:
+        raise ValueError(f"cannot write this model file, a reader would refuse it: {problem} (see the reading "
+                         "limits in sbt_sklearn.compression._format)")
+
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o077)  # elsewhere: set a restrictive mask for an instant, and put it back
+    os.umask(mask)
+    return mask
+
+
 def write_file_atomic(path, blob: bytes) -> int:
-    """Write ``blob`` to ``path`` through a temporary file and a rename; return its length."""
+    """Write ``blob`` to ``path`` atomically; return the number of bytes written.
+
+    The bytes go to a new temporary file in the target's directory, created exclusively under
+    a unique name (:func:`tempfile.mkstemp`: no file or link planted there is ever followed),
+    given the mode ``open(path, "wb")`` would give (``0o666`` less the umask), written, flushed
+    to disk (``fsync``) and renamed over ``path`` (:func:`os.replace`). On any error, a
+    ``KeyboardInterrupt`` included, the temporary file is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination.
+    blob : bytes
+        Content.
+
+    Returns
+    -------
+    int
+        ``len(blob)``.
+    """
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        try:
+            os.chmod(tmp, 0o666 & ~_current_umask())
+            fh = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return len(blob)
 
 
-def read_file_bytes(path) -> bytes:
-    """The content of a model file; a directory is an :class:`SBTFileError`."""
+def read_file_bytes(path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The content of a model file, refused before reading if it cannot be one.
+
+    The file is opened with ``O_NONBLOCK`` (so opening a FIFO does not wait for a writer) and
+    checked with ``fstat`` before anything is read: a directory, a FIFO, a socket or a device
+    (``/dev/zero``, ``/dev/stdin``...) and a file larger than ``max_bytes`` raise
+    :class:`SBTFileError`. A file that grows while it is read is refused too.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    max_bytes : int, default=MAX_FILE_BYTES
+        Largest size accepted (1 GiB).
+
+    Returns
+    -------
+    bytes
+        The file's content.
+
+    Raises
+    ------
+    SBTFileError
+        If ``path`` is not a regular file or is too large.
+    OSError
+        If it cannot be opened (missing, no permission...).
+    """
+    name = os.fspath(path)
+    _check_model_file_stat(os.stat(name), path, max_bytes)  # devices are never even opened
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(os.fspath(path), "rb") as fh:
-            return fh.read()
+        fd = os.open(name, flags)
     except IsADirectoryError as exc:
         raise SBTFileError(f"not a model file: {path} is a directory") from exc
+    with open(fd, "rb", closefd=True) as fh:
+        info = os.fstat(fd)  # what was opened (the path may have been replaced since the stat)
+        _check_model_file_stat(info, path, max_bytes)
+        data = fh.read(info.st_size)
+        if fh.read(1):
+            raise SBTFileError(f"invalid model file: {path} grew while it was read")
+    return data
+
+
+def _check_model_file_stat(info: os.stat_result, path, max_bytes: int) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise SBTFileError(f"not a model file: {path} is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise SBTFileError(f"not a model file: {path} is not a regular file (a FIFO, socket or device)")
+    if info.st_size > max_bytes:
+        raise SBTFileError(f"not a model file: {path} has {info.st_size} bytes, more than the {max_bytes} "
+                           "a model file may have")
 
 
 def write_model_file(path, meta: dict, tensors: dict) -> int:
@@ -487,17 +738,71 @@ def write_model_file(path, meta: dict, tensors: dict) -> int:
     return write_file_atomic(path, write_model_bytes(meta, tensors))
 
 
-def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
+@dataclass(frozen=True)
+class ModelFileParts:
+    """What :func:`parse_model_bytes` read from a model file, and the sizes that bound its cost.
+
+    Attributes
+    ----------
+    meta : dict
+        The parsed metadata document.
+    tensors : dict of str to ndarray
+        The tensors (read-only views of the inflated payload).
+    file_bytes : int
+        Size of the file.
+    raw_bytes : int
+        Size of the inflated payload.
+    doc_bytes : int
+        Size of the JSON document.
+    """
+
+    meta: dict
+    tensors: dict
+    file_bytes: int
+    raw_bytes: int
+    doc_bytes: int
+
+    @property
+    def parse_memory(self) -> int:
+        """Upper bound of the bytes that reading the file and decoding its metadata take: the
+        file (and one copy), the inflated payload (and copies of the tensors taken from it), the
+        Python objects of the JSON document parsed and decoded, and the arrays decoding may make."""
+        return (2 * self.file_bytes + 2 * self.raw_bytes + JSON_OBJECT_FACTOR * self.doc_bytes
+                + MAX_JSON_ARRAY_BYTES)
+
+
+def _as_bytes(blob) -> bytes:
+    """``blob`` as bytes if it is bytes-like (and not larger than a model file may be)."""
+    if isinstance(blob, bytes):
+        data = blob
+    else:
+        try:
+            view = memoryview(blob)
+        except TypeError:
+            raise TypeError("model-file content must be a bytes-like object (bytes, bytearray, memoryview); "
+                            f"got {type(blob).__name__}") from None
+        if view.nbytes > MAX_FILE_BYTES:
+            raise SBTFileError(f"not a model file: {view.nbytes} bytes, more than the {MAX_FILE_BYTES} "
+                               "a model file may have")
+        data = view.tobytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise SBTFileError(f"not a model file: {len(data)} bytes, more than the {MAX_FILE_BYTES} "
+                           "a model file may have")
+    return data
+
+
+def read_model_bytes(blob) -> tuple[dict, dict]:
     """Parse and verify model-file bytes; return ``(metadata, tensors)``.
 
     Checks, in order: the safetensors framing (length prefix, header JSON, data offsets that
     cover the file exactly), the format name and version, the SHA-256 digest of the payload,
-    its decompression (size-limited) and the tensor index. Runs no code from the file.
+    its decompression (in bounded steps, see :func:`parse_model_bytes`) and the tensor index.
+    Runs no code from the file.
 
     Parameters
     ----------
-    blob : bytes
-        The file content.
+    blob : bytes-like
+        The file content (bytes, bytearray or memoryview).
 
     Returns
     -------
@@ -510,6 +815,8 @@ def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
     ------
     SBTFileError
         On any defect.
+    TypeError
+        If ``blob`` is not bytes-like.
 
     Examples
     --------
@@ -520,97 +827,412 @@ def read_model_bytes(blob: bytes) -> tuple[dict, dict]:
     ...     print("truncated" in str(exc))
     True
     """
-    blob = bytes(blob)
+    parts = parse_model_bytes(blob)
+    return parts.meta, parts.tensors
+
+
+def parse_model_bytes(blob) -> ModelFileParts:
+    """Parse and verify model-file bytes within the reading limits (see the module docstring).
+
+    Like :func:`read_model_bytes`, and returns the sizes that bound the memory reading took
+    (:attr:`ModelFileParts.parse_memory`). The payload is inflated in three bounded steps: its
+    8-byte length, the JSON document (refused beyond 384 KiB plus half the compressed size),
+    then exactly the tensor bytes the document's index declares (the whole payload at most
+    4 MiB plus 16 times its compressed size); nothing is inflated beyond what is declared.
+
+    Parameters
+    ----------
+    blob : bytes-like
+        The file content.
+
+    Returns
+    -------
+    ModelFileParts
+        Metadata, tensors and sizes.
+
+    Raises
+    ------
+    SBTFileError
+        On any defect.
+    TypeError
+        If ``blob`` is not bytes-like.
+    """
+    blob = _as_bytes(blob)
+    info, start = _read_container(blob)
+    payload = memoryview(blob)[start:]
+    if info.get("sha256") != hashlib.sha256(payload).hexdigest():
+        raise SBTFileError("invalid model file: checksum mismatch (the file is corrupted or was modified)")
+    version = int(info["format_version"])
+    parts = _parse_payload(payload, _ZDICTS[version], len(blob))
+    if "format_version" in parts.meta and parts.meta["format_version"] != version:
+        raise SBTFileError("invalid model file: metadata and container disagree on the format version")
+    return parts
+
+
+def _read_container(blob: bytes) -> tuple[dict, int]:
+    """The container metadata and where the ``sbt`` tensor's bytes start (they run to the end)."""
     if len(blob) < 8:
         raise SBTFileError("invalid model file: truncated (shorter than the 8-byte header length)")
     (n_header,) = struct.unpack("<Q", blob[:8])
-    if n_header > min(len(blob) - 8, _MAX_HEADER):
+    if n_header > len(blob) - 8:
         raise SBTFileError("invalid model file: truncated (the header runs past the end of the file)")
-    try:
-        header = json.loads(blob[8 : 8 + n_header].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SBTFileError(f"invalid model file: the header is not valid JSON ({exc})") from exc
+    if n_header > _MAX_HEADER:
+        raise _bad(f"the container header takes {n_header} bytes, more than the {_MAX_HEADER} a model file's may")
+    header = _load_json(blob[8 : 8 + n_header], "the header")
     if not isinstance(header, dict):
         raise _bad("the header is not a JSON object")
     info = header.get("__metadata__")
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise SBTFileError("not an sbt_sklearn model file (safetensors metadata lacks format='sbt-sklearn-model')")
     version = info.get("format_version")
-    if not isinstance(version, str) or not version.isdigit() or int(version) not in _READABLE_VERSIONS:
+    if not isinstance(version, str) or not re.fullmatch(r"[0-9]{1,3}", version) \
+            or int(version) not in _READABLE_VERSIONS:
         raise SBTFileError(
-            f"unsupported model-file format version {version!r}: this sbt_sklearn reads version(s) "
+            f"unsupported model-file format version {str(version)[:20]!r}: this sbt_sklearn reads version(s) "
             f"{sorted(_READABLE_VERSIONS)}; a newer file needs a newer sbt_sklearn"
         )
     entry = header.get("sbt")
     if set(header) != {"__metadata__", "sbt"} or not isinstance(entry, dict):
         raise _bad("the container must hold exactly one tensor named 'sbt'")
     offsets = entry.get("data_offsets")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o, MAX_FILE_BYTES) for o in offsets)
+            and offsets[0] == 0):
         raise _bad("bad entry for the 'sbt' tensor")
     if 8 + n_header + offsets[1] != len(blob):
         raise SBTFileError(f"invalid model file: truncated or padded (tensor data ends at byte "
                            f"{8 + n_header + offsets[1]}, file has {len(blob)})")
-    try:
-        payload = _st_load(blob)["sbt"]
-    except Exception as exc:  # safetensors raises its own error types on malformed data
-        raise SBTFileError(f"invalid model file: corrupted tensor data ({exc})") from exc
-    if payload.dtype != np.uint8 or payload.ndim != 1:
+    if set(entry) != {"dtype", "shape", "data_offsets"} or entry["dtype"] != "U8" or entry["shape"] != [offsets[1]]:
         raise _bad("the 'sbt' tensor must be a flat uint8 array")
-    payload = payload.tobytes()
-    if info.get("sha256") != hashlib.sha256(payload).hexdigest():
-        raise SBTFileError("invalid model file: checksum mismatch (the file is corrupted or was modified)")
-    meta, tensors = _parse_payload(payload, _ZDICTS[int(version)])
-    if "format_version" in meta and meta["format_version"] != int(version):
-        raise SBTFileError("invalid model file: metadata and container disagree on the format version")
-    return meta, tensors
+    return info, 8 + n_header
 
 
-def _parse_payload(payload: bytes, zdict: bytes) -> tuple[dict, dict]:
+def _json_depth(text: bytes) -> int:
+    """Deepest nesting of arrays and objects in JSON ``text`` (brackets inside strings ignored).
+
+    Vectorised, so that the depth is known before :func:`json.loads` recurses into it: a quote
+    opens or closes a string unless an odd number of backslashes precedes it.
+    """
+    b = np.frombuffer(text, dtype=np.uint8)
+    if b.size == 0:
+        return 0
+    pos = np.arange(b.size)
+    last_plain = np.maximum.accumulate(np.where(b == 0x5C, -1, pos))  # last position that is not a backslash
+    escapes = np.zeros(b.size, dtype=np.int64)
+    escapes[1:] = pos[:-1] - last_plain[:-1]  # backslashes right before each position
+    quote = (b == 0x22) & (escapes % 2 == 0)
+    outside = np.cumsum(quote) % 2 == 0
+    opens = ((b == 0x5B) | (b == 0x7B)) & outside
+    closes = ((b == 0x5D) | (b == 0x7D)) & outside
+    return int(np.cumsum(opens.astype(np.int64) - closes).max())
+
+
+def _load_json(text: bytes, what: str):
+    """``json.loads`` of UTF-8 ``text``, refused beyond the nesting limit or on any error."""
+    if _json_depth(text) > _MAX_DOC_DEPTH:
+        raise SBTFileError(f"invalid model file: {what} is nested deeper than {_MAX_DOC_DEPTH} levels")
+    try:
+        return json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SBTFileError(f"invalid model file: {what} is not valid JSON ({exc})") from exc
+
+
+class _Inflation:
+    """A zlib stream inflated piece by piece: never more than the caller asks for."""
+
+    def __init__(self, payload, zdict: bytes) -> None:
+        self._inflater = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+        self._pending = payload  # compressed input not consumed yet
+
+    def _step(self, n: int) -> bytes:
+        try:
+            out = self._inflater.decompress(self._pending, n)
+        except zlib.error as exc:
+            raise SBTFileError(f"invalid model file: the payload does not decompress ({exc})") from exc
+        self._pending = self._inflater.unconsumed_tail
+        return out
+
+    def take(self, n: int, short: str) -> bytes:
+        """Exactly the next ``n`` inflated bytes; ``SBTFileError(short)`` if the stream ends first."""
+        chunks, got = [], 0
+        while got < n and not self._inflater.eof:
+            before = len(self._pending)
+            out = self._step(n - got)
+            if not out and len(self._pending) == before:
+                break  # no progress: the input is used up
+            chunks.append(out)
+            got += len(out)
+        if got < n:
+            if self._inflater.unused_data:
+                raise _bad("the payload ends early and is followed by extra data")
+            raise _bad(short)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def finish(self) -> None:
+        """Check that the stream ends here, with nothing after it."""
+        if not self._inflater.eof and self._step(1):
+            raise _bad("the payload holds bytes that no tensor describes")
+        if not self._inflater.eof:
+            raise _bad("the payload is incomplete (its compressed stream is cut short)")
+        if self._inflater.unused_data or self._pending:
+            raise _bad("the payload is followed by extra data")
+
+
+def _tensor_index(entries: list, limit: int) -> list[tuple[str, np.dtype, tuple, int]]:
+    """Validated ``(name, dtype, shape, count)`` of each index entry; their bytes add up to at most ``limit``."""
+    index, names, total = [], set(), 0
+    for item in entries:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and len(item[0]) <= _MAX_NAME
+                and isinstance(item[1], str) and _TENSOR_DTYPE_RE.match(item[1]) and isinstance(item[2], list)
+                and len(item[2]) <= 8 and all(_is_count(n) for n in item[2])):
+            raise _bad(f"bad tensor index entry {str(item)[:80]!r}")
+        name, dtype, shape = item[0], np.dtype(item[1]), tuple(item[2])
+        if name in names:
+            raise _bad(f"tensor {name[:60]!r} appears twice")
+        names.add(name)
+        count = math.prod(shape)
+        total += count * dtype.itemsize
+        if total > limit:
+            raise _bad(f"its tensors would inflate to more than the {limit} bytes a file of this size may hold")
+        index.append((name, dtype, shape, count))
+    return index
+
+
+def _parse_payload(payload, zdict: bytes, file_bytes: int) -> ModelFileParts:
     if zdict and (len(payload) < 2 or not payload[1] & 0x20):  # FDICT: the stream names a preset dictionary
         raise SBTFileError("invalid model file: the payload does not decompress (it was not compressed "
                            "with the format's preset dictionary)")
-    inflater = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
-    try:
-        raw = inflater.decompress(payload, _MAX_PAYLOAD)
-    except zlib.error as exc:
-        raise SBTFileError(f"invalid model file: the payload does not decompress ({exc})") from exc
-    if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
-        raise _bad("the payload is too large, incomplete or followed by extra data")
-    if len(raw) < 8:
-        raise _bad("the payload is too short")
-    (n_doc,) = struct.unpack("<Q", raw[:8])
-    if n_doc > len(raw) - 8:
-        raise _bad("the metadata runs past the end of the payload")
-    try:
-        doc = json.loads(raw[8 : 8 + n_doc].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SBTFileError(f"invalid model file: the metadata is not valid JSON ({exc})") from exc
+    stream = _Inflation(payload, zdict)
+    (n_doc,) = struct.unpack("<Q", stream.take(8, "the payload is too short"))
+    doc_cap = _doc_cap(len(payload))
+    if n_doc > doc_cap:
+        raise _bad(f"the metadata runs past the end of the payload or past the {doc_cap} bytes a file of this "
+                   f"size may hold ({n_doc} bytes declared)")
+    doc = _load_json(stream.take(n_doc, "the metadata runs past the end of the payload"), "the metadata")
     if not isinstance(doc, dict) or set(doc) != {"meta", "tensors"} or not isinstance(doc["meta"], dict) \
             or not isinstance(doc["tensors"], list):
         raise _bad("the metadata is not a JSON object with 'meta' and 'tensors'")
-    tensors, offset = {}, 8 + n_doc
-    for item in doc["tensors"]:
-        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
-                and isinstance(item[1], str) and _TENSOR_DTYPE_RE.match(item[1]) and isinstance(item[2], list)
-                and len(item[2]) <= 8 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                              for n in item[2])):
-            raise _bad(f"bad tensor index entry {str(item)[:80]!r}")
-        name, dtype, shape = item[0], np.dtype(item[1]), tuple(item[2])
-        if name in tensors:
-            raise _bad(f"tensor {name[:60]!r} appears twice")
-        nbytes = math.prod(shape) * dtype.itemsize
-        if offset + nbytes > len(raw):
-            raise _bad(f"the data of tensor {name[:60]!r} runs past the end of the payload")
-        tensors[name] = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
-        offset += nbytes
-    if offset != len(raw):
-        raise _bad("the payload holds bytes that no tensor describes")
-    return doc["meta"], tensors
+    index = _tensor_index(doc["tensors"], _raw_cap(len(payload)) - 8 - n_doc)
+    n_data = sum(count * dtype.itemsize for _, dtype, _, count in index)
+    data = stream.take(n_data, "the tensor data runs past the end of the payload")
+    stream.finish()
+    tensors, offset = {}, 0
+    for name, dtype, shape, count in index:
+        if dtype.kind == "b" and count and np.frombuffer(data, np.uint8, count, offset).max() > 1:
+            raise _bad(f"boolean tensor {name[:60]!r} holds values other than 0 and 1")
+        tensors[name] = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape)
+        offset += count * dtype.itemsize
+    return ModelFileParts(doc["meta"], tensors, file_bytes, 8 + n_doc + n_data, n_doc)
 
 
 def read_model_file(path) -> tuple[dict, dict]:
     """Read and verify a model file; see :func:`read_model_bytes`."""
     return read_model_bytes(read_file_bytes(path))
+
+
+# --------------------------------------------------------------------------------------------
+# Network plans: a file's network checked and sized from its arguments, before it is built
+# --------------------------------------------------------------------------------------------
+#: the networks a model file may describe, and the name of each one's output-size argument
+_NETWORKS = {"SBTClassificationNet": (SBTClassificationNet, "n_classes"),
+             "SBTLastStepNet": (SBTLastStepNet, "n_outputs")}
+#: Python objects of a built network besides its tensors: a fixed part, and per encoder layer
+#: (measured: about 30 KB per layer, whatever its width)
+_NET_BASE_BYTES, _NET_LAYER_BYTES = 1 << 20, 64 << 10
+#: temporaries while a network is built and restored, per element of the largest tensor of each
+#: kind: random weights drawn through float64 (24 bytes per weight measured; mask decoding and
+#: top-k need less), Q/K/V activation masks sorted through int64 keys (about 100 bytes per mask
+#: entry of one projection), a learnable positional table (12 bytes per entry)
+_BUILD_PER_WEIGHT, _BUILD_PER_QKV, _BUILD_PER_POS = 32, 112, 12
+#: choices of the string arguments
+_CHOICES = {"attention": ATTENTION_MODES, "norm": NORMS, "pos_encoding": ("fixed", "learnable"),
+            "topk_scope": ("layer", "global")}
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """A network that a model file describes, checked and sized before it is built.
+
+    Attributes
+    ----------
+    kwargs : dict
+        Every keyword argument of the network: the file's, and the defaults of those it omits.
+    n_inputs : int
+        Input channels.
+    n_outputs : int
+        Output size (classes, or outputs of the last step).
+    sparse_numels : tuple of int
+        Weights of each sparse-binary layer that has scores, in the order of the file's
+        sparse-layer table.
+    persistent_bytes : int
+        Bytes of the built network's parameters and buffers.
+    peak_bytes : int
+        Upper bound of the memory that building and restoring the network takes: its tensors,
+        the largest temporaries and its Python objects.
+    """
+
+    kwargs: dict
+    n_inputs: int
+    n_outputs: int
+    sparse_numels: tuple
+    persistent_bytes: int
+    peak_bytes: int
+
+
+def _network_args(module_name, kwargs) -> dict:
+    """The file's network arguments completed with the network's defaults; unknown or missing ones refused."""
+    if module_name not in _NETWORKS:
+        raise SBTFileError(f"invalid model file: unknown network class {str(module_name)[:60]!r}")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise _bad("bad network arguments")
+    params = list(inspect.signature(_NETWORKS[module_name][0].__init__).parameters.values())[1:]
+    unknown = sorted(set(kwargs) - {q.name for q in params})
+    if unknown:
+        raise _bad(f"unknown network arguments {[u[:40] for u in unknown[:5]]} for {module_name}")
+    args = {}
+    for q in params:
+        if q.name in kwargs:
+            args[q.name] = kwargs[q.name]
+        elif q.default is inspect.Parameter.empty:
+            raise _bad(f"the network argument {q.name!r} is missing")
+        else:
+            args[q.name] = q.default
+    return args
+
+
+def _count_arg(args: dict, name: str, low: int = 1, high: int = _MAX_DIM) -> int:
+    value = args[name]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or not low <= value <= high:
+        raise _bad(f"network argument {name}={str(value)[:40]} is not an integer in [{low}, {high}]")
+    return int(value)
+
+
+def _check_network_args(args: dict) -> None:
+    """Types and ranges of every argument (the sizes are checked by :func:`_count_arg` when read)."""
+    p = args["p"]
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, Real) or not 0.0 <= float(p) <= 1.0:
+        raise _bad(f"network argument p={str(p)[:40]} is not a prune rate in [0, 1]")
+    for name in ("binary", "output_gate"):
+        if name in args and not isinstance(args[name], (bool, np.bool_)):
+            raise _bad(f"network argument {name}={str(args[name])[:40]} is not a boolean")
+    for name, choices in _CHOICES.items():
+        if not isinstance(args[name], str) or args[name] not in choices:
+            raise _bad(f"network argument {name}={str(args[name])[:40]!r} is not one of {list(choices)}")
+    _count_arg(args, "seed", 0, (1 << 64) - 1)
+
+
+def _linear_bytes(out_features: int, in_features: int, binary: bool, dense: bool) -> int:
+    """Parameters and buffers of one SparseBinaryLinear."""
+    n = out_features * in_features
+    if binary:  # frozen weight, its sign and magnitude, scores; no bias
+        return 16 * n
+    return (4 if dense else 8) * n + 4 * out_features  # weight (and scores), bias
+
+
+def plan_network(module_name, kwargs) -> NetworkPlan:
+    """Check the network a model file describes and compute its memory, without building it.
+
+    Every argument of :class:`~sbt_sklearn.nn.SBTClassificationNet` or
+    :class:`~sbt_sklearn.nn.SBTLastStepNet` is checked (type, range, known name), at most
+    :data:`MAX_LAYERS` encoder layers are accepted, and the bytes of every parameter and buffer
+    are counted from the layer shapes, with the temporaries building takes: nothing is
+    allocated and no random number is drawn.
+
+    Parameters
+    ----------
+    module_name : str
+        ``"SBTClassificationNet"`` or ``"SBTLastStepNet"``.
+    kwargs : dict
+        The network's keyword arguments, as stored in the file.
+
+    Returns
+    -------
+    NetworkPlan
+        The completed arguments, the sparse-binary layers' sizes and the memory.
+
+    Raises
+    ------
+    SBTFileError
+        For an unknown network or argument, a missing one, or one of the wrong type or range.
+
+    Examples
+    --------
+    >>> from sbt_sklearn.compression._format import plan_network
+    >>> plan = plan_network("SBTClassificationNet", {"n_channels": 3, "n_classes": 4, "d": 16, "d_ff": 32,
+    ...                                              "n_layers": 1, "max_len": 20})
+    >>> plan.sparse_numels, plan.persistent_bytes
+    ((48, 256, 256, 256, 256, 512, 512, 64), 35568)
+    """
+    args = _network_args(module_name, kwargs)
+    _check_network_args(args)
+    c = _count_arg(args, "n_channels")
+    o = _count_arg(args, _NETWORKS[module_name][1])
+    d, h, f = _count_arg(args, "d"), _count_arg(args, "n_heads"), _count_arg(args, "d_ff")
+    n_layers, max_len = _count_arg(args, "n_layers", 1, MAX_LAYERS), _count_arg(args, "max_len")
+    if d % h:
+        raise _bad(f"network argument d={d} is not divisible by n_heads={h}")
+    binary, p = bool(args["binary"]), float(args["p"])
+    dense = not binary and p == 0.0
+    shapes = [(d, c)] + n_layers * [(d, d), (d, d), (d, d), (d, d), (f, d), (d, f)] + [(o, d)]
+    persistent = sum(_linear_bytes(out, inp, binary, dense) for out, inp in shapes)
+    norm_bytes = {"batch": 16 * d + 8, "layer": 8 * d}.get(args["norm"], 0)
+    qkv = 3 * max_len * (d // h) if args["attention"] == "qkv_mask" else 0  # a bool mask per attention layer
+    table = max_len * d if args["pos_encoding"] == "learnable" else 0
+    persistent += n_layers * (2 * norm_bytes + qkv) + 4 * table + (4 * o if args.get("output_gate") else 0)
+    transient = max(_BUILD_PER_WEIGHT * max(out * inp for out, inp in shapes), _BUILD_PER_QKV * qkv // 3,
+                    _BUILD_PER_POS * table)
+    peak = persistent + transient + _NET_BASE_BYTES + _NET_LAYER_BYTES * n_layers
+    numels = tuple(out * inp for out, inp in shapes) if not dense else ()
+    return NetworkPlan(args, c, o, numels, persistent, peak)
+
+
+def check_sparse_table(plan: NetworkPlan, meta, tensors: dict) -> None:
+    """Check, before building the network, that the file's sparse-layer table and mask tensor fit ``plan``.
+
+    The table must list exactly the network's sparse-binary layers, each Rice-coded mask must
+    be shorter than the layer's packed bits would be (the writer keeps the shorter code) and
+    every keep count at most the layer's size, and the masks must add up to the mask tensor.
+
+    Parameters
+    ----------
+    plan : NetworkPlan
+        The network, from :func:`plan_network`.
+    meta : dict
+        The network metadata written by :func:`pack_module`.
+    tensors : dict of str to ndarray
+        The file's tensors.
+
+    Raises
+    ------
+    SBTFileError
+        If they do not fit.
+    """
+    if not isinstance(meta, dict):
+        raise _bad("bad network metadata")
+    codes, _, overrides, _, rice_nbytes = _layer_table(meta.get("sparse_layers"), len(plan.sparse_numels))
+    _mask_blob_sizes(_masks_tensor(tensors), codes, rice_nbytes, overrides, plan.sparse_numels)
+
+
+def _masks_tensor(tensors: dict) -> np.ndarray:
+    masks = tensors.get("sbt.masks")
+    if masks is None or masks.dtype != np.uint8 or masks.ndim != 1:
+        raise _bad("missing or malformed mask tensor")
+    return masks
+
+
+def _mask_blob_sizes(masks: np.ndarray, codes: str, rice_nbytes: list, overrides: list, numels) -> list[int]:
+    """Bytes of each layer's coded mask in ``masks``, checked against the layers' sizes."""
+    rice_sizes, sizes = iter(rice_nbytes), []
+    for code, override, numel in zip(codes, overrides, numels):
+        packed = (numel + 7) // 8
+        size = next(rice_sizes) if code == "r" else packed
+        if size > packed:
+            raise _bad("a Rice-coded mask is longer than the packed bits of its layer")
+        if override is not None and override > numel:
+            raise _bad("a keep count exceeds the size of its layer")
+        sizes.append(size)
+    if sum(sizes) != masks.size:
+        raise _bad("mask sizes in the layer table do not add up to the mask tensor")
+    return sizes
 
 
 # --------------------------------------------------------------------------------------------
@@ -780,14 +1402,8 @@ def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
     include_scores = meta.get("scores")
     if not isinstance(include_scores, bool):
         raise _bad("bad 'scores' flag")
-    masks_blob = tensors.get("sbt.masks")
-    if masks_blob is None or masks_blob.dtype != np.uint8 or masks_blob.ndim != 1:
-        raise _bad("missing or malformed mask tensor")
-    rice_sizes = iter(rice_nbytes)
-    nbytes = [next(rice_sizes) if code == "r" else (layer.weight.numel() + 7) // 8
-              for code, (_, layer) in zip(codes, layers)]
-    if sum(nbytes) != masks_blob.size:
-        raise _bad("mask sizes in the layer table do not add up to the mask tensor")
+    masks_blob = _masks_tensor(tensors)
+    nbytes = _mask_blob_sizes(masks_blob, codes, rice_nbytes, overrides, [layer.weight.numel() for _, layer in layers])
 
     stored = {}
     expected = {"sbt.masks"}

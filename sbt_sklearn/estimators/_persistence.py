@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from importlib import import_module
 from numbers import Integral
 
@@ -13,16 +14,24 @@ from .._version import __version__
 from ..compression._format import (
     _READABLE_VERSIONS,
     FORMAT_VERSION,
+    MAX_JSON_ARRAY_BYTES,
+    MAX_JSON_DEPTH,
+    ModelFileParts,
+    NetworkPlan,
     SBTFileError,
+    check_sparse_table,
     decode_json,
     encode_json,
+    load_memory_budget,
     pack_module,
+    parse_model_bytes,
+    plan_network,
     read_file_bytes,
-    read_model_bytes,
     unpack_module,
     write_file_atomic,
     write_model_bytes,
 )
+from ._file_attributes import ESTIMATOR_NETWORKS, FILE_ATTRIBUTES, check_file_attributes, listed_estimator
 
 __all__ = ["PersistenceMixin", "SBTFileError"]
 
@@ -35,6 +44,42 @@ _CRITERIA = ("CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "S
              "BCEWithLogitsLoss", "BCELoss")
 #: estimator attributes that are rebuilt rather than stored
 _REBUILT = ("net_", "history_")
+#: exceptions that a malformed file can raise while an estimator is rebuilt from it (reported
+#: as SBTFileError); anything else is a bug
+_FILE_DEFECTS = (LookupError, TypeError, ValueError, AttributeError, RuntimeError, ArithmeticError, AssertionError)
+
+
+def _check_max_memory(max_memory) -> int | None:
+    if max_memory is None:
+        return None
+    if isinstance(max_memory, (bool, np.bool_)) or not isinstance(max_memory, Integral) or max_memory < 0:
+        raise ValueError(f"max_memory must be None or a number of bytes >= 0; got {max_memory!r}")
+    return int(max_memory)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+@dataclass
+class _CheckedFile:
+    """Everything a model file says, checked before anything is built (see ``_check_file``)."""
+
+    est_cls: type
+    params: dict
+    attributes: dict
+    module_name: str
+    kwargs: dict
+    plan: NetworkPlan
+    crit_name: str
+    crit_kwargs: dict
+    net_meta: dict
+    net_tensors: dict
+    history: list
+
+    def memory(self, parts: ModelFileParts) -> int:
+        """Upper bound of the bytes loading takes: reading the file, then building the network."""
+        return parts.parse_memory + self.plan.peak_bytes
 
 
 def _check_device(device) -> str:
@@ -91,9 +136,14 @@ class PersistenceMixin:
             except TypeError as exc:
                 raise TypeError(f"cannot store hyperparameter {key}={value!r}: {exc}") from exc
 
+        listed = listed_estimator(type(self))
         attributes = {}
         for name, value in vars(self).items():
             if name in params or name in _REBUILT or name.startswith("__"):
+                continue
+            if name not in FILE_ATTRIBUTES[listed]:
+                warnings.warn(f"attribute {name!r} is not stored: a model file holds only the fitted attributes of "
+                              f"{listed} (see sbt_sklearn.estimators._file_attributes)", UserWarning, stacklevel=3)
                 continue
             if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.byteorder in "=<|":
                 tensors[f"attr.{name}"] = np.ascontiguousarray(value)
@@ -157,7 +207,23 @@ class PersistenceMixin:
         >>> (SBTClassifier.from_bytes(blob).predict(X) == clf.predict(X)).all()
         np.True_
         """
-        return write_model_bytes(*self._model_file_parts(include_scores, include_history))
+        blob = write_model_bytes(*self._model_file_parts(include_scores, include_history))
+        self._check_loadable(blob)
+        return blob
+
+    def _check_loadable(self, blob: bytes) -> None:
+        """Refuse to write a file that ``load`` would refuse; warn if it needs a larger ``max_memory``."""
+        parts = parse_model_bytes(blob)
+        try:
+            checked = type(self)._check_file(parts)
+        except SBTFileError as exc:
+            raise ValueError(f"cannot save this {type(self).__name__}: the loader would refuse the file ({exc})") \
+                from exc
+        need, budget = checked.memory(parts), load_memory_budget(parts.file_bytes)
+        if need > budget:
+            warnings.warn(f"loading this model takes up to {_mib(need)}, more than the {_mib(budget)} that load() "
+                          f"allows a file of {parts.file_bytes} bytes by default: load it with max_memory={need}",
+                          UserWarning, stacklevel=3)
 
     def save(self, path, *, include_scores: bool = False, include_history: bool = False) -> int:
         """Save the fitted estimator to a compact model file.
@@ -211,8 +277,13 @@ class PersistenceMixin:
         return write_file_atomic(path, self.to_bytes(include_scores=include_scores, include_history=include_history))
 
     @classmethod
-    def load(cls, path, *, device="cpu"):
+    def load(cls, path, *, device="cpu", max_memory=None):
         """Load an estimator saved with :meth:`save`; runs no code from the file.
+
+        The file is checked completely before the network is built: a file that anyone could
+        have written (the digest is a checksum, not a signature) cannot make loading allocate
+        more than ``max_memory``, block, or fail with anything but :class:`SBTFileError`. Only
+        regular files are read (not FIFOs or devices), at most 1 GiB.
 
         Parameters
         ----------
@@ -221,6 +292,12 @@ class PersistenceMixin:
         device : str or torch.device, default="cpu"
             Where the loaded network lives and predicts; it also becomes the estimator's
             ``device`` hyperparameter. A model trained on a GPU loads on a CPU-only machine.
+        max_memory : int, optional
+            Most bytes loading may take (an upper bound computed before anything is built:
+            the file, its metadata and the network with the temporaries of building it).
+            Default: 64 MiB plus 100 bytes per byte of file, more than any model of the
+            paper's sizes needs; pass more to load a larger model you trust (:meth:`save`
+            warns when a model needs it).
 
         Returns
         -------
@@ -231,8 +308,10 @@ class PersistenceMixin:
         ------
         SBTFileError
             (a :class:`ValueError`) if the file is truncated, corrupted, modified, of an unknown
-            format version, names an unknown class, does not match the network it describes, or
-            holds a different estimator class than ``cls``.
+            format version, names an unknown class, does not match the network it describes,
+            sets attributes that are not fitted attributes of ``cls`` or contradict the network,
+            would take more than ``max_memory``, is not a regular file, or holds a different
+            estimator class than ``cls``.
 
         Examples
         --------
@@ -245,24 +324,34 @@ class PersistenceMixin:
         >>> SBTClassifier.load(path).classes_.tolist()
         [False, True]
         """
-        device = _check_device(device)  # before reading: a bad device fails fast
-        return cls.from_bytes(read_file_bytes(path), device=device)
+        device = _check_device(device)  # before reading: a bad argument fails fast
+        max_memory = _check_max_memory(max_memory)
+        return cls.from_bytes(read_file_bytes(path), device=device, max_memory=max_memory)
 
     @classmethod
-    def from_bytes(cls, blob: bytes, *, device="cpu"):
+    def from_bytes(cls, blob, *, device="cpu", max_memory=None):
         """Load an estimator from model-file bytes (see :meth:`load`).
 
         Parameters
         ----------
-        blob : bytes
-            The content of a model file.
+        blob : bytes-like
+            The content of a model file (bytes, bytearray or memoryview).
         device : str or torch.device, default="cpu"
             Where the network lives and predicts.
+        max_memory : int, optional
+            Most bytes loading may take; see :meth:`load`.
 
         Returns
         -------
         estimator
             The fitted estimator.
+
+        Raises
+        ------
+        SBTFileError
+            On any defect of the file (see :meth:`load`).
+        TypeError
+            If ``blob`` is not bytes-like.
 
         Examples
         --------
@@ -274,13 +363,23 @@ class PersistenceMixin:
         SBTFileError
         """
         device = _check_device(device)
-        meta, tensors = read_model_bytes(blob)
+        max_memory = _check_max_memory(max_memory)
+        parts = parse_model_bytes(blob)
         try:
-            return cls._from_parts(meta, tensors, device)
+            checked = cls._check_file(parts)
+            need = checked.memory(parts)
+            budget = load_memory_budget(parts.file_bytes) if max_memory is None else max_memory
+            if need > budget:
+                raise SBTFileError(
+                    f"loading this model file would take up to {_mib(need)}, more than the {_mib(budget)} allowed "
+                    + ("by max_memory" if max_memory is not None else
+                       f"for a file of {parts.file_bytes} bytes (64 MiB + 100 bytes per byte of file)")
+                    + "; if you trust the file, pass a larger max_memory"
+                )
+            return cls._build(checked, device)
         except SBTFileError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError, OverflowError,
-                AssertionError) as exc:
+        except _FILE_DEFECTS as exc:
             raise SBTFileError(f"invalid model file: {type(exc).__name__}: {exc}") from exc
 
     @classmethod
@@ -298,63 +397,92 @@ class PersistenceMixin:
         raise SBTFileError(f"invalid model file: unknown estimator class {name[:60]!r}; known: {_ESTIMATORS}")
 
     @classmethod
-    def _from_parts(cls, meta, tensors, device):
-        from skorch.history import History
-
+    def _check_file(cls, parts: ModelFileParts) -> _CheckedFile:
+        """Check everything a model file says before anything is built (the network from its
+        arguments, the layer table and masks against it, the fitted attributes against both)."""
+        meta, tensors = parts.meta, parts.tensors
         if meta.get("format_version") not in _READABLE_VERSIONS:  # read_model_bytes checked it against the container
             raise SBTFileError("invalid model file: metadata and container disagree on the format version")
         est_cls = cls._resolve_class(meta.get("estimator"))
-        params, attributes = meta["params"], meta["attributes"]
-        if not isinstance(params, dict) or not isinstance(attributes, dict):
-            raise SBTFileError("invalid model file: bad hyperparameters or fitted attributes")
-        params = {k: decode_json(v) for k, v in params.items()}
-        attributes = {k: decode_json(v) for k, v in attributes.items()}
-        known = est_cls().get_params(deep=False)
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise SBTFileError(f"invalid model file: unknown hyperparameters {unknown[:5]} for {est_cls.__name__} "
-                               "(saved by a newer sbt_sklearn?)")
-        params["device"] = device
-        est = est_cls(**params)
-
-        tensor_attrs = [key[len("attr."):] for key in tensors if key.startswith("attr.")]
-        for name in list(attributes) + tensor_attrs:
-            if not isinstance(name, str) or not name or name in known or name in _REBUILT or name.startswith("__"):
-                raise SBTFileError(f"invalid model file: bad attribute name {str(name)[:40]!r}")
-        for name, value in attributes.items():
-            setattr(est, name, value)
-        for name in tensor_attrs:
-            setattr(est, name, np.array(tensors[f"attr.{name}"]))
-
-        net_meta = meta["network"]
-        if not isinstance(net_meta, dict):
-            raise SBTFileError("invalid model file: bad network metadata")
+        sections = [meta.get("params"), meta.get("attributes"), meta.get("network")]
+        if not all(isinstance(section, dict) for section in sections):
+            raise SBTFileError("invalid model file: bad hyperparameters, fitted attributes or network metadata")
+        net_meta = sections[2]
+        # one bounded decoding pass over every encoded value (their arrays share one budget); the
+        # hyperparameters and attributes are JSON objects of encoded values
+        params, attributes = ({name: None for name in section} for section in sections[:2])
+        decoded = decode_json(
+            [list(sections[0].values()), list(sections[1].values()), net_meta.get("kwargs"),
+             net_meta.get("criterion_kwargs"), meta.get("history")],
+            max_depth=MAX_JSON_DEPTH + 2, max_array_bytes=MAX_JSON_ARRAY_BYTES)
+        params, attributes = dict(zip(params, decoded[0])), dict(zip(attributes, decoded[1]))
+        kwargs, crit_kwargs, history = decoded[2:]
+        params = _checked_params(est_cls, params)
         module_name, crit_name = net_meta.get("module"), net_meta.get("criterion")
         if module_name not in _MODULES:
             raise SBTFileError(f"invalid model file: unknown network class {str(module_name)[:60]!r}")
         if crit_name not in _CRITERIA:
             raise SBTFileError(f"invalid model file: unknown criterion {str(crit_name)[:60]!r}")
-        module_cls = getattr(import_module("sbt_sklearn.nn"), module_name)
-        crit_cls = getattr(torch.nn, crit_name)
-        kwargs = decode_json(net_meta["kwargs"])
-        crit_kwargs = decode_json(net_meta["criterion_kwargs"])
-        if not isinstance(kwargs, dict) or not isinstance(crit_kwargs, dict):
+        listed = listed_estimator(est_cls)
+        if module_name != ESTIMATOR_NETWORKS[listed]:
+            raise SBTFileError(f"invalid model file: an {listed} does not use an {module_name}")
+        if not isinstance(crit_kwargs, dict) or not all(isinstance(k, str) for k in crit_kwargs):
             raise SBTFileError("invalid model file: bad network arguments")
-        for key in tensors:
-            if key.startswith("criterion."):
-                crit_kwargs[key[len("criterion."):]] = torch.from_numpy(np.array(tensors[key]))
-        expected = {f"attr.{n}" for n in tensor_attrs} | {k for k in tensors if k.startswith("criterion.")}
-        net_tensors = {k: v for k, v in tensors.items() if k not in expected}
-        if any(k.startswith("attr.") for k in net_tensors):
-            raise SBTFileError("invalid model file: unexpected attribute tensors")
-
-        est.net_ = est._make_net(module_cls, kwargs, crit_cls, criterion_kwargs=crit_kwargs, device=device)
-        est.net_.initialize()
-        unpack_module(est.net_.module_, net_meta, net_tensors)
-        history = meta.get("history")
-        rows = decode_json(history) if history is not None else []
+        plan = plan_network(module_name, kwargs)
+        attr_tensors = {key[len("attr."):]: value for key, value in tensors.items() if key.startswith("attr.")}
+        if set(attr_tensors) & set(attributes):
+            raise SBTFileError("invalid model file: an attribute is stored twice")
+        attributes = check_file_attributes(est_cls, {**attributes, **attr_tensors}, params, plan)
+        crit_tensors = {key: value for key, value in tensors.items() if key.startswith("criterion.")}
+        for key, value in crit_tensors.items():
+            if value.dtype.kind != "f" or value.shape != (plan.n_outputs,):
+                raise SBTFileError(f"invalid model file: criterion tensor {key[:60]!r} must hold one float per output")
+        net_tensors = {k: v for k, v in tensors.items() if not k.startswith(("attr.", "criterion."))}
+        unexpected = sorted(k for k in net_tensors if k != "sbt.masks" and not k.startswith(("state.", "scores.")))
+        if unexpected:
+            raise SBTFileError(f"invalid model file: unexpected tensors {[k[:60] for k in unexpected[:3]]}")
+        check_sparse_table(plan, net_meta, net_tensors)
+        rows = history if history is not None else []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise SBTFileError("invalid model file: bad history")
-        est.net_.history_ = History(rows)
+        crit_kwargs.update({key[len("criterion."):]: value for key, value in crit_tensors.items()})
+        return _CheckedFile(est_cls, params, attributes, module_name, kwargs, plan, crit_name, crit_kwargs, net_meta,
+                            net_tensors, rows)
+
+    @classmethod
+    def _build(cls, checked: _CheckedFile, device: str):
+        """The fitted estimator a checked file describes: the network is built and restored."""
+        from skorch.history import History
+
+        est = checked.est_cls(**{**checked.params, "device": device})
+        for name, value in checked.attributes.items():
+            setattr(est, name, value)
+        crit_kwargs = {key: torch.from_numpy(np.array(value)) if isinstance(value, np.ndarray) else value
+                       for key, value in checked.crit_kwargs.items()}
+        module_cls = getattr(import_module("sbt_sklearn.nn"), checked.module_name)
+        est.net_ = est._make_net(module_cls, checked.kwargs, getattr(torch.nn, checked.crit_name),
+                                 criterion_kwargs=crit_kwargs, device=device)
+        est.net_.initialize()
+        unpack_module(est.net_.module_, checked.net_meta, checked.net_tensors)
+        est.net_.history_ = History(checked.history)
         est.history_ = est.net_.history_
         return est
+
+
+def _checked_params(est_cls, params) -> dict:
+    """The file's hyperparameters: known to ``est_cls``, valid by its constraints, no callbacks."""
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise SBTFileError("invalid model file: bad hyperparameters")
+    known = est_cls().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise SBTFileError(f"invalid model file: unknown hyperparameters {[u[:40] for u in unknown[:5]]} for "
+                           f"{est_cls.__name__} (saved by a newer sbt_sklearn?)")
+    if params.get("callbacks") is not None:
+        raise SBTFileError("invalid model file: callbacks are never stored, a file sets none")
+    est = est_cls(**{**params, "device": "cpu"})
+    try:
+        est._validate_params()
+    except (TypeError, ValueError) as exc:  # sklearn's InvalidParameterError is both
+        raise SBTFileError(f"invalid model file: bad hyperparameters ({exc})") from exc
+    return params
