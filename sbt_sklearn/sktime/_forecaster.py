@@ -58,7 +58,8 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         "python_dependencies": ["torch", "skorch"],
         "y_inner_mtype": "pd.DataFrame",
         "X_inner_mtype": "pd.DataFrame",
-        "scitype:y": "both",
+        "scitype:y": "both",  # older sktime: multivariate y goes to one model
+        "capability:multivariate": True,  # what sktime 1.2 reads: without it, one model per column
         "capability:exogenous": False,
         "requires-fh-in-fit": False,
         "capability:insample": False,

@@ -61,8 +61,11 @@ def test_forecast_any_horizon_and_update_without_refitting(airline):
 def test_multivariate_forecast():
     rng = np.random.default_rng(0)
     y = pd.DataFrame(np.cumsum(rng.normal(size=(120, 3)), axis=0), columns=["a", "b", "c"])
-    pred = SBTSktimeForecaster(window_length=10, **TINY).fit(y).predict(fh=[1, 2])
+    f = SBTSktimeForecaster(window_length=10, **TINY).fit(y)
+    pred = f.predict(fh=[1, 2])
     assert list(pred.columns) == ["a", "b", "c"] and pred.shape == (2, 3)
+    # one multivariate model: without the capability:multivariate tag sktime fitted one per column
+    assert f.estimator_.n_channels_ == 3 and not hasattr(f, "forecasters_")
 
 
 def test_pipeline_and_forecasting_grid_search(airline):
