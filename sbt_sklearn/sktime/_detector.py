@@ -9,7 +9,8 @@ from sktime.detection.base import BaseDetector
 from .._docstrings import fill_doc
 from ..data import sliding_windows
 from ..estimators import SBTAnomalyDetector
-from ._mirror import AdapterMixin, estimator_params, mirrored_init
+from ..estimators._input import as_real_array
+from ._mirror import AdapterMixin, check_int_param, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeDetector"]
 
@@ -27,7 +28,11 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
 
     Apart from ``window_length``, the hyperparameters are those of
     :class:`sbt_sklearn.SBTAnomalyDetector`: same names, defaults and meaning, so a grid
-    transfers.
+    transfers. ``window_length`` must be an integer >= 2 with ``target="predict"`` (the last
+    step of a window is predicted from the steps before it, so a window needs one step of
+    context) and >= 1 with ``target="reconstruct"``; ``fit`` raises ValueError otherwise, and
+    for a training series shorter than that minimum. An empty series gets empty scores, labels
+    and anomaly lists.
 
     Parameters
     ----------
@@ -72,13 +77,24 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
 
     @staticmethod
     def _values(X) -> np.ndarray:
+        """(n_timepoints, n_channels) real values; complex or non-numeric data raise ValueError."""
         if isinstance(X, pd.Series):  # sktime may pass a Series (predict_points / predict_segments)
             X = X.to_frame()
-        return np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        values = as_real_array(X, name="X")
+        return values.reshape(len(values), -1) if values.ndim != 2 else values
+
+    def _min_window(self) -> int:
+        return 2 if self.target == "predict" else 1
 
     def _fit(self, X, y=None):
+        minimum = self._min_window()
+        why = ' with target="predict" (one step of context before the predicted step)' if minimum == 2 else ""
+        window_length = check_int_param(self, "window_length", minimum, why)
         values = self._values(X)
-        self.window_length_ = int(max(1, min(self.window_length, len(values))))
+        if len(values) < minimum:
+            raise ValueError(f"SBTSktimeDetector needs a training series of at least {minimum} time point(s) "
+                             f"(window_length >= {minimum}{why}); got {len(values)}")
+        self.window_length_ = min(window_length, len(values))
         windows, _ = sliding_windows(values, self.window_length_, horizon=0)
         self.estimator_ = SBTAnomalyDetector(**estimator_params(self, SBTAnomalyDetector)).fit(windows)
         return self
@@ -88,6 +104,8 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
         values = self._values(X)
         w = self.window_length_
         scores = np.empty(len(values))
+        if len(values) == 0:  # an empty series: no time point to score
+            return scores
         head = min(w - 1, len(values))
         for t in range(head):  # the first points: the context available so far
             scores[t] = self.estimator_.score_samples(np.ascontiguousarray(values[: t + 1].T[None]))[0]

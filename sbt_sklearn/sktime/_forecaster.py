@@ -11,7 +11,8 @@ from sktime.forecasting.base import BaseForecaster
 from .._docstrings import fill_doc
 from ..data import sliding_windows
 from ..estimators import SBTForecaster
-from ._mirror import AdapterMixin, estimator_params, mirrored_init
+from ..estimators._input import as_real_array, check_values
+from ._mirror import AdapterMixin, check_int_param, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeForecaster"]
 
@@ -23,7 +24,17 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     Cuts the training series into windows of ``window_length`` steps (zero-copy), fits the
     single-step :class:`sbt_sklearn.SBTForecaster` on them, and forecasts any horizon by rolling the
     single-step model forward from the end of the data it has seen. ``update`` appends new
-    observations without refitting: later forecasts start from the new end.
+    observations without refitting: later forecasts start from the new end. Multivariate ``y``
+    is one multivariate model (not one model per column).
+
+    ``update`` data must continue the series: the same columns (a univariate series keeps its
+    name), no missing or duplicated time points, sorted, and without gaps at the training index's
+    step (its frequency for a ``DatetimeIndex`` or ``PeriodIndex``, its constant difference for
+    an integer index; an irregular index is only checked for order). Rows up to the cutoff are
+    accepted where they repeat what was already seen (sktime's ``update_predict`` with an
+    expanding window sends them again); data that ends before the cutoff, skips the cutoff or
+    revises seen values raises ValueError, and the forecaster keeps its state. The network is
+    not retrained by ``update``, whatever ``update_params`` says.
 
     Apart from ``window_length``, the hyperparameters are those of
     :class:`sbt_sklearn.SBTForecaster`: same names, defaults and meaning, so a grid transfers.
@@ -83,13 +94,16 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         self._y, self._X = None, None
 
     def _fit(self, y, X=None, fh=None):
-        values = y.to_numpy(dtype=np.float64)
+        window_length = check_int_param(self, "window_length", 1)
+        values = as_real_array(y, name="y")
         if len(values) < 2:
             raise ValueError("SBTSktimeForecaster needs at least 2 observations to fit")
-        self.window_length_ = int(min(self.window_length, len(values) - 1))
+        check_values(values, name="y")  # the last row is only a target: the windows do not cover it
+        self.window_length_ = min(window_length, len(values) - 1)
         windows, targets = sliding_windows(values, self.window_length_, horizon=1)
         self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
         self.last_window_ = y.iloc[-self.window_length_:].copy()
+        self._time_step = _time_step(y.index, self.cutoff)
         return self
 
     def _predict(self, fh, X=None):
@@ -99,11 +113,103 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         index = fh.to_absolute_index(self.cutoff)
         return pd.DataFrame(rolled[steps - 1], index=index, columns=self.last_window_.columns)
 
+    def update(self, y, X=None, update_params=True):
+        """Append new observations: later forecasts start after them (the network is not retrained).
+
+        ``y`` must continue the series seen so far (see the class description); otherwise
+        ValueError is raised and the forecaster is left exactly as it was.
+
+        Parameters
+        ----------
+        y : sktime Series (pd.Series, pd.DataFrame, ...)
+            The new observations, with the columns (or the series name) seen in fit.
+        X : None
+            Ignored (no exogenous data).
+        update_params : bool, default=True
+            Ignored: ``update`` never retrains the network (call ``fit`` to retrain).
+
+        Returns
+        -------
+        self : SBTSktimeForecaster
+            The updated forecaster.
+        """
+        # sktime records the new cutoff and the new data's metadata (its column names, which
+        # predictions take) before _update can check the data: put all of it back on a rejection
+        saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.__dict__.items()}
+        try:
+            return super().update(y, X=X, update_params=update_params)
+        except ValueError:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
     def _update(self, y, X=None, update_params=True):
         # forecasts roll forward from the new end of the data; the network is not retrained
         # (call fit to retrain), whatever update_params says
-        self.last_window_ = pd.concat([self.last_window_, y]).iloc[-self.window_length_:]
+        new = self._new_rows(y)
+        if len(new):
+            self.last_window_ = pd.concat([self.last_window_, new]).iloc[-self.window_length_:]
         return self
+
+    def _new_rows(self, y: pd.DataFrame) -> pd.DataFrame:
+        """The rows of update data ``y`` after the data seen; ValueError unless y continues it."""
+        seen = self.last_window_
+        if list(y.columns) != list(seen.columns):
+            raise ValueError(
+                f"update got the series {list(y.columns)}, but SBTSktimeForecaster was fitted on {list(seen.columns)}: "
+                "update needs the same columns in the same order (a univariate series keeps its name)"
+            )
+        if len(y) == 0:
+            return y
+        index, end = y.index, seen.index[-1]
+        _check_same_kind(index, seen.index)
+        if np.asarray(pd.isna(index)).any():
+            raise ValueError("update data has missing time points (NaN/NaT) in its index")
+        if not index.is_unique:
+            raise ValueError(f"update data has duplicated time points (first {index[index.duplicated()][0]}); "
+                             "each time point must appear once")
+        if not index.is_monotonic_increasing:
+            raise ValueError("update data is not sorted by time; sort it by its index first")
+        step = getattr(self, "_time_step", None)
+        shown = getattr(step, "freqstr", step)  # "M", "15min" or an integer
+        if step is not None:
+            expected = _consecutive(index[0], step, len(index))
+            if not index.equals(expected):
+                k = int(np.argmax(np.asarray(index != expected)))
+                if k == 0:  # a start off the frequency's anchor
+                    raise ValueError(f"update data starts at {index[0]}, which is not a time point of the "
+                                     f"training index's frequency {shown}")
+                raise ValueError(
+                    f"update data has a gap: after {index[k - 1]} comes {index[k]}, not {expected[k]} (step {shown}); "
+                    "time points must continue without gaps"
+                )
+        if index[-1] < end:
+            raise ValueError(f"update data ends at {index[-1]}, before the cutoff {end}: its time points were "
+                             "already seen, and update cannot move the cutoff back (refit instead)")
+        old = np.asarray(index <= end)
+        if not old.any():
+            if step is not None and index[0] != _consecutive(end, step, 2)[1]:
+                raise ValueError(
+                    f"update data starts at {index[0]}, but the cutoff is {end}: the next time point is "
+                    f"{_consecutive(end, step, 2)[1]} (step {shown}); time points must continue without gaps"
+                )
+        else:
+            if index[old][-1] != end:
+                raise ValueError(
+                    f"update data starts before the cutoff {end} without containing it: rows up to the cutoff may "
+                    "only repeat observations already seen, and the new rows must follow the cutoff"
+                )
+            common = index[old].intersection(seen.index)
+            same = np.array_equal(y.loc[common].to_numpy(dtype=np.float64), seen.loc[common].to_numpy(dtype=np.float64))
+            if not same:
+                raise ValueError(
+                    f"update data revises observations already seen (time points {common[0]} to {common[-1]}): "
+                    "SBTSktimeForecaster forecasts from the data it has seen and takes no revisions; refit instead"
+                )
+        new = y.iloc[int(old.sum()):]
+        if len(new):
+            check_values(as_real_array(new, name="y"), name="y")
+        return new
 
     @property
     def history_(self):
@@ -136,3 +242,47 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         # hide the deprecated alias from dir(), and so from sktime's get_fitted_params, which
         # reads every public attribute whose name ends in "_"
         return [name for name in super().__dir__() if name != "history_"]
+
+
+def _time_step(index: pd.Index, cutoff):
+    """The step between consecutive time points of a training index, or None if it is irregular.
+
+    A ``PeriodIndex`` steps by its frequency; a ``DatetimeIndex`` by its frequency, else the one
+    pandas (or sktime, for the cutoff) infers; an integer index by its constant difference.
+    """
+    if isinstance(index, pd.PeriodIndex):
+        return index.freq
+    if isinstance(index, pd.DatetimeIndex):
+        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None) or getattr(cutoff, "freq", None)
+        return pd.tseries.frequencies.to_offset(freq) if freq is not None else None
+    if pd.api.types.is_integer_dtype(index.dtype) and len(index) >= 2:
+        diffs = np.diff(index.to_numpy())
+        if diffs[0] > 0 and (diffs == diffs[0]).all():
+            return int(diffs[0])
+    return None
+
+
+def _consecutive(start, step, n: int) -> pd.Index:
+    """``n`` time points from ``start`` at ``step`` (a frequency or an integer difference)."""
+    if isinstance(start, pd.Period):
+        return pd.period_range(start=start, periods=n, freq=step)
+    if isinstance(start, pd.Timestamp):
+        return pd.date_range(start=start, periods=n, freq=step)
+    return pd.Index(start + step * np.arange(n))
+
+
+def _check_same_kind(index: pd.Index, fitted: pd.Index) -> None:
+    """Update data must use the kind of time index seen in fit (and its frequency, time zone)."""
+    kinds = [("a PeriodIndex", lambda i: isinstance(i, pd.PeriodIndex)),
+             ("a DatetimeIndex", lambda i: isinstance(i, pd.DatetimeIndex)),
+             ("an integer index", lambda i: pd.api.types.is_integer_dtype(i.dtype))]
+    for name, is_kind in kinds:
+        if is_kind(fitted) != is_kind(index):
+            raise ValueError(f"update data has a {type(index).__name__}, but SBTSktimeForecaster was fitted on "
+                             f"{name if is_kind(fitted) else type(fitted).__name__}: pass the same kind of time index")
+    if isinstance(fitted, pd.PeriodIndex) and index.freq != fitted.freq:
+        raise ValueError(f"update data has periods of {index.freqstr}, but SBTSktimeForecaster was fitted on "
+                         f"periods of {fitted.freqstr}")
+    if isinstance(fitted, pd.DatetimeIndex) and str(index.tz) != str(fitted.tz):
+        raise ValueError(f"update data is in time zone {index.tz}, but SBTSktimeForecaster was fitted on time zone "
+                         f"{fitted.tz}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 
-__all__ = ["AdapterMixin", "mirrored_init", "estimator_params"]
+__all__ = ["AdapterMixin", "check_int_param", "mirrored_init", "estimator_params"]
 
 
 def mirrored_init(estimator_cls, **extra):
@@ -30,6 +31,19 @@ def mirrored_init(estimator_cls, **extra):
     __init__.__signature__ = signature
     __init__.__doc__ = f"Same parameters as sbt_sklearn.{estimator_cls.__name__}, plus {sorted(extra) or 'none'}."
     return __init__
+
+
+def check_int_param(adapter, name: str, minimum: int, why: str = "") -> int:
+    """The adapter-only parameter ``name`` as an int, or ValueError unless it is an integer >= minimum.
+
+    ``mirrored_init`` stores arguments as given (scikit-learn's convention); the adapters call this
+    in ``_fit``. Booleans and floats, even integral ones, are rejected rather than truncated.
+    """
+    value = getattr(adapter, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{type(adapter).__name__}: {name} must be an integer >= {minimum}{why}; "
+                         f"got {value!r}")
+    return int(value)
 
 
 def estimator_params(adapter, estimator_cls) -> dict:

@@ -396,3 +396,173 @@ def test_random_panels_lose_nothing(panel, data):
     broken = frame.set_axis(pd.MultiIndex.from_arrays([instances, times]), axis=0)
     with pytest.raises(ValueError, match="missing|duplicated"):
         panel_to_array(broken)
+
+
+# -- E, F. the sktime adapters' window_length; the detector on an empty series ---------------------------
+
+
+@pytest.fixture(scope="module")
+def sktime_adapters():
+    pytest.importorskip("sktime")
+    from sbt_sklearn.sktime import SBTSktimeDetector, SBTSktimeForecaster
+
+    return SBTSktimeForecaster, SBTSktimeDetector
+
+
+def _adapter(cls, **params):
+    return cls(**{**INIT_PARAMS[SBTClassifier], "max_epochs": 1, **params})
+
+
+def _series(n=40, name="y", index=None):
+    return pd.Series(np.sin(np.arange(n) / 3.0), index=index, name=name)
+
+
+@pytest.mark.parametrize("window_length", [2.5, 3.0, 0, -1, True, "3", None])
+def test_adapters_reject_a_window_length_that_is_not_an_integer_at_least_the_minimum(sktime_adapters,
+                                                                                     window_length):
+    forecaster, detector = sktime_adapters
+    # were: 2.5 -> 2, 0 -> 1 silently (the detector), an error from sliding_windows or a TypeError
+    with pytest.raises(ValueError, match=r"window_length must be an integer >= 1; got"):
+        _adapter(forecaster, window_length=window_length).fit(_series())
+    with pytest.raises(ValueError, match=r"window_length must be an integer >= 2 with target=\"predict\""):
+        _adapter(detector, window_length=window_length).fit(pd.DataFrame(_series()))
+
+
+def test_adapter_window_length_minimums(sktime_adapters):
+    forecaster, detector = sktime_adapters
+    assert _adapter(forecaster, window_length=np.int64(1)).fit(_series()).window_length_ == 1
+    with pytest.raises(ValueError, match=r">= 2 with target=\"predict\" .*got 1"):
+        _adapter(detector, window_length=1).fit(pd.DataFrame(_series()))
+    # a window of 1 step has no context to predict its last step from; reconstructing it needs none
+    assert _adapter(detector, window_length=1, target="reconstruct").fit(pd.DataFrame(_series())).window_length_ == 1
+    assert _adapter(detector, window_length=2).fit(pd.DataFrame(_series())).window_length_ == 2
+    with pytest.raises(ValueError, match="training series of at least 2 time point"):
+        _adapter(detector, window_length=5).fit(pd.DataFrame([1.0]))
+
+
+def test_detector_on_an_empty_series(sktime_adapters):
+    _, detector = sktime_adapters
+    det = _adapter(detector, window_length=5).fit(pd.DataFrame(_series()))
+    empty = pd.DataFrame(np.zeros((0, 1)))
+    # was: "cannot reshape array of size 0"; sktime's contract is one score / label per time point
+    scores = det.transform_scores(empty)
+    assert len(scores) == 0 and scores.index.equals(empty.index)
+    assert len(det.predict(empty)) == 0
+    assert len(det.transform(empty)) == 0
+
+
+def test_detector_adapter_rejects_complex_and_huge_values(sktime_adapters):
+    _, detector = sktime_adapters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning if hasattr(np, "exceptions") else Warning)
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            _adapter(detector, window_length=5).fit(pd.DataFrame(_series().to_numpy() + 1j))
+    huge = _series().to_numpy().copy()
+    huge[-1] = 1e39
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        _adapter(detector, window_length=5).fit(pd.DataFrame(huge))
+
+
+# -- D. SBTSktimeForecaster.update takes only data that continues the series ------------------------------
+
+MONTHS = pd.period_range("2000-01", periods=40, freq="M")
+INDEXES = {
+    "period": MONTHS,
+    "datetime": pd.date_range("2000-01-01", periods=40, freq="15min"),
+    "datetime-no-freq": pd.DatetimeIndex(pd.date_range("2000-01-01", periods=40, freq="D").to_numpy()),
+    "range": pd.RangeIndex(40),
+    "int-step-2": pd.Index(np.arange(0, 80, 2)),
+}
+
+
+@pytest.fixture(scope="module")
+def fitted_forecasters(sktime_adapters):
+    forecaster, _ = sktime_adapters
+    return {kind: _adapter(forecaster, window_length=5).fit(_series(index=index).iloc[:30])
+            for kind, index in INDEXES.items()}
+
+
+def _update_rejected(f, y, match):
+    """update raises ValueError and leaves the forecaster as it was (cutoff, last window, forecasts)."""
+    cutoff, last, before = f.cutoff, f.last_window_.copy(), f.predict(fh=[1, 2])
+    with pytest.raises(ValueError, match=match):
+        f.update(y)
+    assert f.cutoff.equals(cutoff) and getattr(f.cutoff, "freq", None) == getattr(cutoff, "freq", None)
+    pd.testing.assert_frame_equal(f.last_window_, last)
+    after = f.predict(fh=[1, 2])
+    same = pd.testing.assert_frame_equal if isinstance(before, pd.DataFrame) else pd.testing.assert_series_equal
+    same(after, before)
+
+
+@pytest.mark.parametrize("kind", list(INDEXES))
+def test_update_rejects_data_that_does_not_continue_the_series(fitted_forecasters, kind):
+    f, y = fitted_forecasters[kind], _series(index=INDEXES[kind])
+    _update_rejected(f, y.iloc[20:25], "ends at .*, before the cutoff")  # were all accepted silently
+    _update_rejected(f, y.iloc[31:34], "starts at .*, but the cutoff is .*the next time point is")
+    _update_rejected(f, y.iloc[[30, 31, 33]], "has a gap: after")
+    _update_rejected(f, y.iloc[30:33].rename("z"), r"update got the series \['z'\], but .* fitted on \['y'\]")
+    _update_rejected(f, pd.concat([y.iloc[30:32], y.iloc[31:33]]), "duplicated time points")
+    revised = y.iloc[27:32].copy()
+    revised.iloc[0] += 1.0
+    _update_rejected(f, revised, "revises observations already seen")
+
+
+def test_update_with_an_irregular_index_checks_order_but_not_gaps(sktime_adapters):
+    forecaster, _ = sktime_adapters
+    index = pd.Index([0, 1, 3, 4, 7, 8, 9, 12, 13, 15, 16, 18, 20, 21, 24, 25, 30, 31, 33, 35])
+    y = _series(n=20, index=index)
+    f = _adapter(forecaster, window_length=3).fit(y.iloc[:14])
+    _update_rejected(f, y.iloc[5:10], "before the cutoff")
+    f.update(y.iloc[16:18])  # no step to check gaps against
+    assert f.cutoff[0] == 31
+
+
+def test_update_accepts_the_seen_rows_again_and_continues(fitted_forecasters, sktime_adapters):
+    forecaster, _ = sktime_adapters
+    y = _series(index=MONTHS)
+    f = _adapter(forecaster, window_length=5).fit(y.iloc[:30])
+    inner = f.estimator_
+    f.update(y.iloc[24:33])  # rows up to the cutoff repeat what was seen, as update_predict sends them
+    assert f.cutoff[0] == MONTHS[32] and f.estimator_ is inner
+    pd.testing.assert_frame_equal(f.last_window_, y.iloc[28:33].to_frame())
+    with pytest.warns(UserWarning, match="empty y"):  # sktime's own warning: nothing changes
+        f.update(y.iloc[33:33])
+    assert f.cutoff[0] == MONTHS[32]
+
+
+def test_update_predict_with_an_expanding_window(sktime_adapters):
+    """sktime's update_predict re-sends the expanding window: the forecasts equal step-by-step updates."""
+    from sktime.split import ExpandingWindowSplitter
+
+    forecaster, _ = sktime_adapters
+    y = _series(index=MONTHS)
+    f = _adapter(forecaster, window_length=5).fit(y.iloc[:30])
+    cv = ExpandingWindowSplitter(fh=[1], initial_window=2, step_length=2)
+    rolled = f.update_predict(y.iloc[30:], cv=cv)
+    manual = []
+    for stop in (32, 34, 36, 38):
+        f.update(y.iloc[stop - 2:stop])
+        manual.append(f.predict(fh=[1]))
+    pd.testing.assert_series_equal(rolled, pd.concat(manual), check_names=False)
+
+
+def test_multivariate_y_is_one_model_and_columns_must_match(sktime_adapters):
+    forecaster, _ = sktime_adapters
+    rng = np.random.default_rng(6)
+    y = pd.DataFrame(np.cumsum(rng.normal(size=(40, 3)), axis=0), columns=["a", "b", "c"], index=MONTHS)
+    f = _adapter(forecaster, window_length=5).fit(y.iloc[:30])
+    assert f.estimator_.n_channels_ == 3  # was: sktime fitted one univariate model per column
+    _update_rejected(f, y.iloc[30:33][["b", "a", "c"]], r"update got the series \['b', 'a', 'c'\]")
+    _update_rejected(f, y.iloc[30:33][["a", "b"]], r"fitted on \['a', 'b', 'c'\]")
+    f.update(y.iloc[30:33])
+    assert f.predict(fh=[1, 2]).shape == (2, 3)
+
+
+def test_forecaster_adapter_rejects_a_huge_last_value(sktime_adapters):
+    forecaster, _ = sktime_adapters
+    y = _series().copy()
+    y.iloc[-1] = 1e39  # the last row is only a target: no window covers it
+    with pytest.raises(ValueError, match=r"y holds values beyond the float32 range"):
+        _adapter(forecaster, window_length=5).fit(y)
+    f = _adapter(forecaster, window_length=5).fit(_series().iloc[:30])
+    _update_rejected(f, y.iloc[30:], "beyond the float32 range")
