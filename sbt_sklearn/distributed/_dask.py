@@ -58,7 +58,10 @@ def dask_backend(client=None, *, torch_threads: int | None = 1, n_workers: int =
     client : dask.distributed.Client or None, default=None
         An existing client (a real cluster). None starts a
         :class:`~dask.distributed.LocalCluster` bound to 127.0.0.1 without a dashboard, and
-        closes it on exit, also when the block raises.
+        closes it on exit, also when the block raises. (``dashboard_address=None`` alone does not
+        do it: distributed still opens the scheduler's HTTP server, on port 8787 by default; here
+        it gets a free port on 127.0.0.1 and serves no dashboard pages. Pass
+        ``dashboard_address=":8787"`` to have the dashboard.)
     torch_threads : int or None, default=1
         torch threads on every worker (see :func:`set_torch_threads`); None leaves them alone.
     n_workers, threads_per_worker : int, default=2, 1
@@ -92,6 +95,12 @@ def dask_backend(client=None, *, torch_threads: int | None = 1, n_workers: int =
         if client is None:
             options = dict(host="127.0.0.1", n_workers=n_workers, threads_per_worker=threads_per_worker,
                            processes=True, dashboard_address=None)
+            if cluster_kwargs.get("dashboard_address") is None:
+                # the scheduler starts its HTTP server whatever dashboard_address says (on 8787 for None):
+                # no dashboard, and a free port on the loopback interface
+                scheduler_kwargs = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+                scheduler_kwargs.update(cluster_kwargs.pop("scheduler_kwargs", None) or {})
+                options["scheduler_kwargs"] = scheduler_kwargs
             options.update(cluster_kwargs)
             cluster = stack.enter_context(LocalCluster(**options))
             client = stack.enter_context(Client(cluster))

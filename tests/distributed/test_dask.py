@@ -55,3 +55,46 @@ def test_dask_backend_closes_cluster_on_error():
         with dask_backend(n_workers=1) as client:
             raise RuntimeError("boom")
     assert client.status == "closed"
+
+
+def _listening(processes):
+    """(host, port) of every TCP socket that these processes listen on."""
+    import psutil
+
+    found = []
+    for proc in processes:
+        try:
+            found += [c.laddr for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+        except psutil.NoSuchProcess:
+            pass
+    return [(addr.ip, addr.port) for addr in found]
+
+
+def test_local_cluster_serves_no_dashboard_and_stops():
+    """No dashboard: nothing listens on 8787, the scheduler's HTTP server has no dashboard pages, every
+    socket of the cluster is on 127.0.0.1, and the worker processes are gone soon after the block."""
+    import urllib.error
+    import urllib.request
+
+    psutil = pytest.importorskip("psutil")  # a dependency of distributed
+
+    import os
+
+    me = psutil.Process()
+    with dask_backend(n_workers=1) as client:
+        pids = set(client.run(os.getpid).values())
+        assert os.getpid() not in pids  # the worker runs in a process of its own
+        workers = [psutil.Process(pid) for pid in pids]
+        sockets = _listening([me, *workers])
+        assert 8787 not in {port for _, port in sockets}
+        scheduler = client.cluster.scheduler
+        http_ports = {sock.getsockname()[1] for sock in scheduler.http_server._sockets.values()}
+        assert {host for host, port in sockets if port in http_ports | {8787}} == {"127.0.0.1"}
+        assert {host for host, _ in _listening(workers)} == {"127.0.0.1"}
+        port = http_ports.pop()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10)
+        assert missing.value.code == 404  # the bokeh dashboard's page is not served
+    assert client.status == "closed"
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, f"worker processes still running 30 s after the cluster closed: {alive}"
