@@ -16,7 +16,7 @@ from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, 
 from ..nn import SBTLastStepNet
 from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
-from ._input import two_valued_channels
+from ._input import as_real_array, check_values, two_valued_channels
 from ._threads import uses_threads
 
 __all__ = ["SBTAnomalyDetector"]
@@ -454,6 +454,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         from ..data import sliding_windows
 
         check_is_fitted(self)
+        series = as_real_array(series, name="series")
+        check_values(series, name="series")
         windows, _ = sliding_windows(series, self.n_timesteps_, horizon=0)
         if self.n_channels_ == 1 and self.n_features_in_ != 1:  # fitted on 2-D (n, T) windows
             windows = windows[:, 0, :]

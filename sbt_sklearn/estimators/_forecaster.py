@@ -18,6 +18,7 @@ from ..nn import SBTLastStepNet
 from ..nn._lags import base_forecast
 from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
+from ._input import as_real_array, check_values
 from ._linear_base import fit_linear_base
 from ._threads import uses_threads
 
@@ -308,7 +309,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
             )
         if not np.isfinite(y).all():
             raise ValueError("Input y contains NaN or infinity.")
-        _check_float32_range(y, "y")
+        check_values(y, name="y")
         return y, was_1d
 
     # -- fit ----------------------------------------------------------------------------------------
@@ -429,13 +430,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         if isinstance(n_steps, (bool, np.bool_)) or not isinstance(n_steps, Integral) or n_steps < 1:
             raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
         frame = history if isinstance(history, pd.DataFrame) else None
-        hist = history.to_numpy() if isinstance(history, (pd.DataFrame, pd.Series)) else np.asarray(history)
-        if hist.dtype.kind == "c":
-            raise ValueError("Complex data not supported: history must be real")
-        try:
-            hist = hist.astype(np.float64, copy=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"history must be numeric; could not convert {hist.dtype} values: {exc}") from exc
+        hist = as_real_array(history, name="history").astype(np.float64, copy=False)
         one_d = hist.ndim == 1
         if one_d:
             hist = hist[:, None]
@@ -449,7 +444,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
                              f"window length n_timesteps_={self.n_timesteps_}")
         if not np.isfinite(hist[-self.n_timesteps_:]).all():
             raise ValueError("history contains NaN or infinity in its last n_timesteps_ rows.")
-        _check_float32_range(hist[-self.n_timesteps_:], "history")
+        check_values(hist[-self.n_timesteps_:], name="history")
         window = np.ascontiguousarray(hist[-self.n_timesteps_:].T[None], dtype=np.float32)  # (1, C, T)
         out = np.empty((n_steps, self.n_channels_), dtype=np.float64)
         for step in range(n_steps):
@@ -465,13 +460,6 @@ class SBTForecaster(RegressorMixin, SBTBase):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True  # a windowed transformer is not built for tabular toy data
         return tags
-
-
-def _check_float32_range(values: np.ndarray, name: str) -> None:
-    """The network computes in float32: finite float64 values beyond its range are an error."""
-    if values.dtype.itemsize > 4 and values.size and np.abs(values).max() > np.finfo(np.float32).max:
-        raise ValueError(f"{name} holds values beyond the float32 range (largest magnitude "
-                         f"{np.abs(values).max():.3g}); the model computes in float32")
 
 
 def _future_index(index: pd.Index, n_steps: int) -> pd.Index:
