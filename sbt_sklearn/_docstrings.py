@@ -246,8 +246,8 @@ TASK_NOTES: dict[str, dict[str, str]] = {
         "attention": '``"step_t"`` is the paper\'s forecasting mask.',
         "batch_size": "The default is the paper's forecasting batch.",
         "early_stopping": _WINDOW_HOLDOUT,
-        "window_length": "Forecasts roll forward from the last ``window_length`` observations. "
-                         "Shortened to ``len(y) - 1`` for shorter training series.",
+        "window_length": "An integer >= 1. Forecasts roll forward from the last ``window_length`` "
+                         "observations. Shortened to ``len(y) - 1`` for shorter training series.",
     },
     "anomaly": {
         "p": "The paper uses 0.75 for anomaly detection.",
@@ -257,8 +257,10 @@ TASK_NOTES: dict[str, dict[str, str]] = {
         "batch_size": "The default is the paper's.",
         "early_stopping": _WINDOW_HOLDOUT + " The reference scores that set the threshold are "
                           "still computed on all training windows.",
-        "window_length": "Time point t is scored by the window that ends at t. Shortened to the "
-                         "series length for shorter training series.",
+        "window_length": "An integer >= 2 with ``target=\"predict\"`` (the last step is predicted from "
+                         "the steps before it), >= 1 with ``\"reconstruct\"``. Time point t is scored by "
+                         "the window that ends at t. Shortened to the series length for shorter training "
+                         "series.",
     },
 }
 
