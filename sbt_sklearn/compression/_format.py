@@ -95,7 +95,7 @@ __all__ = [
     "ModelFileParts",
     "NetworkPlan",
     "SBTFileError",
-    "check_sparse_table",
+    "check_network_tensors",
     "decode_json",
     "decode_mask",
     "encode_json",
@@ -1038,11 +1038,18 @@ _NETWORKS = {"SBTClassificationNet": (SBTClassificationNet, "n_classes"),
 #: Python objects of a built network besides its tensors: a fixed part, and per encoder layer
 #: (measured: about 30 KB per layer, whatever its width)
 _NET_BASE_BYTES, _NET_LAYER_BYTES = 1 << 20, 64 << 10
-#: temporaries while a network is built and restored, per element of the largest tensor of each
-#: kind: random weights drawn through float64 (24 bytes per weight measured; mask decoding and
-#: top-k need less), Q/K/V activation masks sorted through int64 keys (about 100 bytes per mask
-#: entry of one projection), a learnable positional table (12 bytes per entry)
-_BUILD_PER_WEIGHT, _BUILD_PER_QKV, _BUILD_PER_POS = 32, 112, 12
+#: temporaries while a network is built and restored, per element: of the largest sparse-binary
+#: layer (random weights drawn through float64: 24 bytes per weight; mask decoding and top-k need
+#: less), of a learnable positional table (8 bytes per entry measured), and of the Q/K/V
+#: activation masks of *every* attention layer (sorted through int64 keys: 72 bytes per mask entry
+#: of one projection measured). The last are counted for every layer because the heap does not
+#: reuse them: building 16 layers of 20,000-step masks peaked at 130 MiB with glibc's default
+#: allocator, 19 MiB with a fixed mmap threshold.
+_BUILD_PER_WEIGHT, _BUILD_PER_QKV, _BUILD_PER_POS = 32, 72, 12
+#: the allocator's share on top of the tensors: the peak resident memory of building networks of
+#: 10-360 MB measured up to 1.19 times their tensors and temporaries (freed float64 temporaries
+#: fragment the heap between the layers' tensors)
+_ALLOCATOR_SLACK = 1.25
 #: choices of the string arguments
 _CHOICES = {"attention": ATTENTION_MODES, "norm": NORMS, "pos_encoding": ("fixed", "learnable"),
             "topk_scope": ("layer", "global")}
@@ -1068,6 +1075,8 @@ class NetworkPlan:
     peak_bytes : int
         Upper bound of the memory that building and restoring the network takes: its tensors,
         the largest temporaries and its Python objects.
+    state_shapes : dict of str to (tuple, str)
+        Shape and numpy dtype of every entry of the built network's ``state_dict``.
     """
 
     kwargs: dict
@@ -1076,6 +1085,7 @@ class NetworkPlan:
     sparse_numels: tuple
     persistent_bytes: int
     peak_bytes: int
+    state_shapes: dict
 
 
 def _network_args(module_name, kwargs) -> dict:
@@ -1178,19 +1188,51 @@ def plan_network(module_name, kwargs) -> NetworkPlan:
     qkv = 3 * max_len * (d // h) if args["attention"] == "qkv_mask" else 0  # a bool mask per attention layer
     table = max_len * d if args["pos_encoding"] == "learnable" else 0
     persistent += n_layers * (2 * norm_bytes + qkv) + 4 * table + (4 * o if args.get("output_gate") else 0)
-    transient = max(_BUILD_PER_WEIGHT * max(out * inp for out, inp in shapes), _BUILD_PER_QKV * qkv // 3,
-                    _BUILD_PER_POS * table)
-    peak = persistent + transient + _NET_BASE_BYTES + _NET_LAYER_BYTES * n_layers
+    transient = max(_BUILD_PER_WEIGHT * max(out * inp for out, inp in shapes), _BUILD_PER_POS * table) \
+        + n_layers * _BUILD_PER_QKV * qkv // 3
+    peak = math.ceil(_ALLOCATOR_SLACK * (persistent + transient)) + _NET_BASE_BYTES + _NET_LAYER_BYTES * n_layers
     numels = tuple(out * inp for out, inp in shapes) if not dense else ()
-    return NetworkPlan(args, c, o, numels, persistent, peak)
+    return NetworkPlan(args, c, o, numels, persistent, peak, _state_shapes(args, c, o, shapes))
 
 
-def check_sparse_table(plan: NetworkPlan, meta, tensors: dict) -> None:
-    """Check, before building the network, that the file's sparse-layer table and mask tensor fit ``plan``.
+def _state_shapes(args: dict, c: int, o: int, shapes: list) -> dict:
+    """``state_dict`` entry -> (shape, dtype) of the network ``args`` describes (linear ``shapes`` in order)."""
+    d, n_layers, max_len = int(args["d"]), int(args["n_layers"]), int(args["max_len"])
+    binary, p = bool(args["binary"]), float(args["p"])
+    names = ["encoder.embed"] + [f"encoder.layers.{i}.{part}" for i in range(n_layers)
+                                 for part in ("attn.q_proj", "attn.k_proj", "attn.v_proj", "attn.out_proj", "lin1",
+                                              "lin2")] + ["decoder"]
+    out = {}
+    for name, shape in zip(names, shapes):
+        out[f"{name}.weight"] = (shape, "float32")
+        if binary or p > 0:
+            out[f"{name}.scores"] = (shape, "float32")
+        if not binary:
+            out[f"{name}.bias"] = ((shape[0],), "float32")
+    if args["pos_encoding"] == "learnable":
+        out["encoder.pos.table"] = ((max_len, d), "float32")
+    norm_entries = {"batch": ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"),
+                    "layer": ("weight", "bias")}.get(args["norm"], ())
+    for i in range(n_layers):
+        if args["attention"] == "qkv_mask":
+            out[f"encoder.layers.{i}.attn.qkv_mask"] = ((3, max_len, d // int(args["n_heads"])), "bool")
+        for norm in ("norm1", "norm2"):
+            for entry in norm_entries:
+                out[f"encoder.layers.{i}.{norm}.{entry}"] = ((), "int64") if entry == "num_batches_tracked" \
+                    else ((d,), "float32")
+    if args.get("output_gate"):
+        out["output_gate"] = ((o,), "float32")
+    return out
+
+
+def check_network_tensors(plan: NetworkPlan, meta, tensors: dict) -> None:
+    """Check, before building the network, that the file's layer table and tensors fit ``plan``.
 
     The table must list exactly the network's sparse-binary layers, each Rice-coded mask must
     be shorter than the layer's packed bits would be (the writer keeps the shorter code) and
     every keep count at most the layer's size, and the masks must add up to the mask tensor.
+    Every stored state tensor (``state.<key>``) must be an entry of the network's ``state_dict``
+    with its shape and dtype, and stored scores (``scores.<layer>``) those of a sparse layer.
 
     Parameters
     ----------
@@ -1210,6 +1252,16 @@ def check_sparse_table(plan: NetworkPlan, meta, tensors: dict) -> None:
         raise _bad("bad network metadata")
     codes, _, overrides, _, rice_nbytes = _layer_table(meta.get("sparse_layers"), len(plan.sparse_numels))
     _mask_blob_sizes(_masks_tensor(tensors), codes, rice_nbytes, overrides, plan.sparse_numels)
+    for key, value in tensors.items():
+        if key == "sbt.masks":
+            continue
+        kind, _, name = key.partition(".")
+        entry = plan.state_shapes.get(name if kind == "state" else f"{name}.scores" if kind == "scores" else "")
+        if entry is None:
+            raise SBTFileError(f"invalid model file: tensor {key[:60]!r} does not belong to the network")
+        if tuple(value.shape) != entry[0] or value.dtype != np.dtype(entry[1]):
+            raise SBTFileError(f"invalid model file: shape/dtype mismatch for {key[:60]!r}: file "
+                               f"{value.dtype}{list(value.shape)}, network {entry[1]}{list(entry[0])}")
 
 
 def _masks_tensor(tensors: dict) -> np.ndarray:

@@ -19,7 +19,7 @@ from ..compression._format import (
     ModelFileParts,
     NetworkPlan,
     SBTFileError,
-    check_sparse_table,
+    check_network_tensors,
     decode_json,
     encode_json,
     load_memory_budget,
@@ -441,7 +441,7 @@ class PersistenceMixin:
         unexpected = sorted(k for k in net_tensors if k != "sbt.masks" and not k.startswith(("state.", "scores.")))
         if unexpected:
             raise SBTFileError(f"invalid model file: unexpected tensors {[k[:60] for k in unexpected[:3]]}")
-        check_sparse_table(plan, net_meta, net_tensors)
+        check_network_tensors(plan, net_meta, net_tensors)
         rows = history if history is not None else []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise SBTFileError("invalid model file: bad history")
