@@ -44,6 +44,10 @@ _CRITERIA = ("CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "S
              "BCEWithLogitsLoss", "BCELoss")
 #: estimator attributes that are rebuilt rather than stored
 _REBUILT = ("net_", "history_")
+#: hyperparameters that every estimator passes to its network unchanged (SBTBase._module_kwargs):
+#: a file's must equal its network's arguments (inference batches are sized from them)
+_NETWORK_PARAMS = ("d", "n_heads", "n_layers", "d_ff", "p", "binary", "attention", "norm", "pos_encoding",
+                   "topk_scope")
 #: exceptions that a malformed file can raise while an estimator is rebuilt from it (reported
 #: as SBTFileError); anything else is a bug
 _FILE_DEFECTS = (LookupError, TypeError, ValueError, AttributeError, RuntimeError, ArithmeticError, AssertionError)
@@ -429,6 +433,9 @@ class PersistenceMixin:
         if not isinstance(crit_kwargs, dict) or not all(isinstance(k, str) for k in crit_kwargs):
             raise SBTFileError("invalid model file: bad network arguments")
         plan = plan_network(module_name, kwargs)
+        differ = [name for name in _NETWORK_PARAMS if name in params and params[name] != plan.kwargs[name]]
+        if differ:
+            raise SBTFileError(f"invalid model file: hyperparameters {differ} differ from the network's arguments")
         attr_tensors = {key[len("attr."):]: value for key, value in tensors.items() if key.startswith("attr.")}
         if set(attr_tensors) & set(attributes):
             raise SBTFileError("invalid model file: an attribute is stored twice")

@@ -93,8 +93,11 @@ def craft(cls, edit) -> bytes:
     return write_raw(meta, tensors)
 
 
-def kwarg(name, value):
+def kwarg(name, value, param=True):
+    """Set a network argument (and, with ``param``, the hyperparameter of that name, which must agree)."""
     def edit(meta, tensors):
+        if param and name in _persistence._NETWORK_PARAMS:
+            meta["params"][name] = value
         items = meta["network"]["kwargs"]["$dict"]
         for item in items:
             if item[0] == name:
@@ -166,9 +169,9 @@ def consistent_tensors(n_layers):
     ([("evil", 1)], "unknown network arguments"),
 ])
 def test_network_arguments_are_refused_before_building(edits, match, never_built):
-    def edit(meta, tensors):
+    def edit(meta, tensors):  # a bad argument alone; the sizes with their hyperparameters (as they must agree)
         for name, value in edits:
-            kwarg(name, value)(meta, tensors)
+            kwarg(name, value, param=match == "would take up to")(meta, tensors)
         layers = dict(edits).get("n_layers", 1)
         if isinstance(layers, int) and layers < 10:
             consistent_tensors(layers)(meta, tensors)
@@ -417,6 +420,7 @@ def test_deeply_nested_header_is_refused():
 
 @pytest.mark.parametrize("edit, match", [
     (lambda m, t: m["params"].update(p=7), "bad hyperparameters"),
+    (lambda m, t: m["params"].update(d=16), "differ from the network's arguments"),  # sizes inference batches
     (lambda m, t: m["params"].update(callbacks=[1]), "callbacks"),
     (lambda m, t: m["params"].update(max_epochs="x"), "bad hyperparameters"),
     (lambda m, t: t.update({"criterion.weight": np.ones(50, np.float32)}), "one float per output"),
@@ -505,15 +509,18 @@ def test_any_network_arguments_are_refused_promptly_or_load_identically(edits):
 @given(cls=st.sampled_from(ESTIMATORS), name=st.sampled_from(sorted({n for a in FILE_ATTRIBUTES.values() for n in a}
                                                                     | {"fit", "__class__", "_y", "x_"})),
        value=_VALUES, as_tensor=st.booleans(), shape=st.lists(st.integers(0, 4), max_size=2))
-def test_any_attribute_value_is_refused_or_loads_identically(cls, name, value, as_tensor, shape):
-    edit = _attr_tensor(name, np.zeros(shape, np.float32)) if as_tensor else _attr(name, value)
-    blob, X, expected = original(cls)
-    crafted = craft(cls, edit)
+def test_any_attribute_value_is_refused_or_loads_as_the_original_with_it(cls, name, value, as_tensor, shape):
+    """A file that sets an attribute either is refused or loads the original with that attribute set."""
+    array = np.linspace(0.5, 1.5, math.prod(shape), dtype=np.float32).reshape(shape)
+    edit = _attr_tensor(name, array) if as_tensor else _attr(name, value)
+    blob, X, _ = original(cls)
     try:
-        loaded = cls.from_bytes(crafted)
+        loaded = cls.from_bytes(craft(cls, edit))
     except SBTFileError:
         return
-    np.testing.assert_array_equal(outputs(loaded, X), expected)
+    reference = cls.from_bytes(blob)
+    setattr(reference, name, array if as_tensor else fmt.decode_json(value))
+    np.testing.assert_array_equal(outputs(loaded, X), outputs(reference, X))
 
 
 _JSON = st.recursive(
