@@ -60,20 +60,19 @@ static void sbt_linear(const sbt_linear_t *l, const float *x, float *y)
         return;
     }
     {
+        /* branch-free: weight = +1, -1 or 0 from the mask bit m and the kept weight's sign bit s;
+         * the sign array carries one spare word, so reading it one past the last kept weight is safe */
+        static const float weight_of[4] = {0.0f, 1.0f, 0.0f, -1.0f};
         uint32_t j = 0u, k = 0u;
         for (o = 0; o < l->n_out; ++o) {
-            float pos = 0.0f, neg = 0.0f;
+            float acc = 0.0f;
             for (i = 0; i < l->n_in; ++i, ++j) {
-                if ((l->mask[j >> 5] >> (j & 31u)) & 1u) {
-                    if ((l->sign[k >> 5] >> (k & 31u)) & 1u) {
-                        neg += x[i];
-                    } else {
-                        pos += x[i];
-                    }
-                    ++k;
-                }
+                const uint32_t m = (l->mask[j >> 5] >> (j & 31u)) & 1u;
+                const uint32_t s = (l->sign[k >> 5] >> (k & 31u)) & m;
+                acc += x[i] * weight_of[m | (s << 1)];
+                k += m;
             }
-            y[o] = l->gain * (pos - neg) + (l->bias != NULL ? l->bias[o] : 0.0f);
+            y[o] = l->gain * acc + (l->bias != NULL ? l->bias[o] : 0.0f);
         }
     }
 }
