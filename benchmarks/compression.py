@@ -49,8 +49,9 @@ from sbt_sklearn.nn import SBTLastStepNet
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 
 
-def _fit_row(row, n: int = 8):
-    """An estimator of the row's shape, fitted for one optimisation step on random data.
+def _fit_row(row, n: int = 8, **overrides):
+    """An estimator of the row's shape, fitted for one optimisation step on random data
+    (``overrides``: other hyperparameters, e.g. ``binary=False, p=0.0`` for the dense twin).
 
     One step leaves the norm parameters at their initial 1s and 0s, which zlib would compress
     to almost nothing; they are then moved by seeded N(0, 0.1) noise so that they cost what the
@@ -59,6 +60,7 @@ def _fit_row(row, n: int = 8):
     s = row.sbt
     common = dict(d=s.d, n_heads=s.n_heads, n_layers=s.n_layers, d_ff=s.d_ff, p=round(1 - s.keep, 10),
                   max_epochs=1, batch_size=n, random_state=0)
+    common.update(overrides)
     rng = np.random.default_rng(0)
     if s.task == "classification":
         X = rng.normal(size=(n, s.n_channels, s.window)).astype(np.float32)
