@@ -422,6 +422,7 @@ def test_deeply_nested_header_is_refused():
     (lambda m, t: m["params"].update(p=7), "bad hyperparameters"),
     (lambda m, t: m["params"].update(d=16), "differ from the network's arguments"),  # sizes inference batches
     (lambda m, t: m["params"].update(callbacks=[1]), "callbacks"),
+    (lambda m, t: m["params"].update(n_jobs=True), "n_jobs"),  # loaded, then every predict raised
     (lambda m, t: m["params"].update(max_epochs="x"), "bad hyperparameters"),
     (lambda m, t: t.update({"criterion.weight": np.ones(50, np.float32)}), "one float per output"),
     (lambda m, t: t.update({"evil": np.ones(1, np.float32)}), "unexpected tensors"),
