@@ -277,7 +277,12 @@ def measure(label: str, est, window: np.ndarray, work: Path, arm: bool) -> dict:
         row.update({f"arm_{k}": v for k, v in _object_size(c_file, work).items()})
         main = work / "arm_main.c"
         main.write_text(_fill(_ARM_MAIN, name, window))
-        elf = compile_arm([main, c_file], work / "arm", include_dirs=[work])
+        try:
+            elf = compile_arm([main, c_file], work / "arm", include_dirs=[work])
+        except AssertionError as exc:  # the board's code memory is 4 MiB: a large dense twin does not fit
+            row["arm_error"] = "does not fit the 4 MiB code memory" if "overflowed" in str(exc) else str(exc)[:300]
+            print({"model": label, "arm_error": row["arm_error"]}, flush=True)
+            return row
         run = _run_arm(elf)
         row.update(arm_instructions=run["instructions"], arm_instructions_per_tick=run["instructions_per_tick"],
                    arm_stack_bytes=run["stack_bytes"],
@@ -385,6 +390,10 @@ def to_markdown(result: dict) -> str:
             f"{_us(s['host_c_s'])} | {_us(s['folded_torch_s'])} | {_us(s.get('onnxruntime_s'))} | "
             f"{max(s['max_rel_diff_host'], d['max_rel_diff_host']):.1e}, "
             f"{max(s.get('max_rel_diff_arm_vs_host', 0), d.get('max_rel_diff_arm_vs_host', 0)):.1e} |")
+    unfit = [p["dense"]["model"] for p in result["models"] if "arm_error" in p["dense"]]
+    if unfit:
+        lines += ["", "Dense twins too large for the emulated board's 4 MiB code memory (flash from the object "
+                  "file; no QEMU run): " + ", ".join(unfit) + "."]
     lines += ["", "Dense twins through the same generator (float weights): host C "
               + ", ".join(f"{p['dense']['model'].split(':')[-1].strip()} {_us(p['dense']['host_c_s'])} us"
                           for p in result["models"]) + ".", ""]
