@@ -144,6 +144,7 @@ PRODUCERS = {
                                     "'{\"d\": 64, \"d_ff\": 256, \"max_epochs\": 10, \"max_windows_per_epoch\": "
                                     "8192, \"norm\": \"layer_plain\"}' "
                                     "--out docs/benchmarks/forecasting_norm_layer_plain",
+    "hostile_files": "python benchmarks/hostile_files.py",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
     "threads": "python benchmarks/threads.py --repeats 3",
 }
