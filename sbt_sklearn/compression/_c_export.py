@@ -115,7 +115,7 @@ def _linear(em: _Emitter, layer, factor: float = 1.0) -> str:
         raise ValueError("a sign-binary layer has more than one weight magnitude; it cannot be stored as bits")
     gain = float(magnitudes[0]) if len(magnitudes) else 0.0
     signs = (w.numpy() < 0)[kept]
-    return (f"{{{n_in}, {n_out}, {em.bits(kept, 'mask')}, {em.bits(signs, 'sign', spare=1)}, {_float(gain)}, NULL, "
+    return (f"{{{n_in}, {n_out}, {em.bits(kept, 'mask')}, {em.bits(signs, 'sign')}, {_float(gain)}, NULL, "
             f"{bias}}}")
 
 

@@ -45,6 +45,22 @@ typedef struct {
 /* The network's input row t (standardised, task transform applied) written into row[n_channels]. */
 typedef void (*sbt_row_fn)(const void *ctx, int32_t t, float *row);
 
+/* index of the lowest set bit of a non-zero word */
+#if defined(__GNUC__) || defined(__clang__)
+#define SBT_CTZ(w) ((uint32_t)__builtin_ctz(w))
+#else
+static uint32_t sbt_ctz(uint32_t w)
+{
+    uint32_t n = 0u;
+    while (!(w & 1u)) {
+        w >>= 1;
+        ++n;
+    }
+    return n;
+}
+#define SBT_CTZ(w) sbt_ctz(w)
+#endif
+
 static void sbt_linear(const sbt_linear_t *l, const float *x, float *y)
 {
     int32_t o, i;
@@ -60,17 +76,30 @@ static void sbt_linear(const sbt_linear_t *l, const float *x, float *y)
         return;
     }
     {
-        /* branch-free: weight = +1, -1 or 0 from the mask bit m and the kept weight's sign bit s;
-         * the sign array carries one spare word, so reading it one past the last kept weight is safe */
-        static const float weight_of[4] = {0.0f, 1.0f, 0.0f, -1.0f};
-        uint32_t j = 0u, k = 0u;
+        /* only the kept weights are visited: the set bits of each mask word, lowest first; the
+         * k-th kept weight's sign is bit k of the sign array */
+        static const float sign_of[2] = {1.0f, -1.0f};
+        const uint32_t n_in = (uint32_t)l->n_in;
+        uint32_t k = 0u;
         for (o = 0; o < l->n_out; ++o) {
+            const uint32_t j0 = (uint32_t)o * n_in, j1 = j0 + n_in;
+            uint32_t wi;
             float acc = 0.0f;
-            for (i = 0; i < l->n_in; ++i, ++j) {
-                const uint32_t m = (l->mask[j >> 5] >> (j & 31u)) & 1u;
-                const uint32_t s = (l->sign[k >> 5] >> (k & 31u)) & m;
-                acc += x[i] * weight_of[m | (s << 1)];
-                k += m;
+            for (wi = j0 >> 5; (wi << 5) < j1; ++wi) {
+                const uint32_t base = wi << 5;
+                uint32_t w = l->mask[wi];
+                if (base < j0) {
+                    w &= ~0u << (j0 - base);  /* bits of the previous row */
+                }
+                if (j1 - base < 32u) {
+                    w &= (1u << (j1 - base)) - 1u;  /* bits of the next row */
+                }
+                while (w != 0u) {
+                    const uint32_t b = SBT_CTZ(w);
+                    w &= w - 1u;
+                    acc += x[base + b - j0] * sign_of[(l->sign[k >> 5] >> (k & 31u)) & 1u];
+                    ++k;
+                }
             }
             y[o] = l->gain * acc + (l->bias != NULL ? l->bias[o] : 0.0f);
         }
