@@ -47,7 +47,8 @@ write a file the reader would refuse):
 
 * a file is at most :data:`MAX_FILE_BYTES`, its container header at most 64 KiB;
 * the payload is inflated in three steps, never beyond what was declared: the 8-byte length,
-  then the JSON document (at most 384 KiB plus half the compressed size), then exactly the
+  then the JSON document (only as long as the Python objects built from it fit the memory
+  budget: about 380 KiB for a small file by default, never more than 64 MiB), then exactly the
   tensor bytes its index declares; the whole payload inflates to at most 4 MiB plus 16 times
   its compressed size;
 * JSON is nested at most 64 levels deep (a decoded value at most 32), and decoding creates at
@@ -135,15 +136,16 @@ LOAD_MEMORY_BASE = 64 << 20
 LOAD_MEMORY_PER_BYTE = 100
 #: the inflated payload: at most this many bytes plus _RAW_PER_BYTE per compressed byte
 _RAW_BASE, _RAW_PER_BYTE = 4 << 20, 16
-#: the JSON document: at most this many bytes plus one per two compressed bytes
-_DOC_BASE = 384 << 10
+#: the JSON document: never longer than this, and only as long as its Python objects fit the budget
+_MAX_DOC = 64 << 20
 #: JSON nesting: of the whole document, and of one value given to decode_json
 _MAX_DOC_DEPTH, MAX_JSON_DEPTH = 64, 32
 #: bytes of numpy arrays that one decode_json call may create
 MAX_JSON_ARRAY_BYTES = 8 << 20
-#: Python objects that json.loads and decode_json build per byte of JSON: measured at most 70
-#: (a list of nested empty lists, parsed then decoded); numbers and records cost 10-25
-JSON_OBJECT_FACTOR = 80
+#: memory that json.loads and decode_json take per byte of JSON: at most 105 bytes of resident
+#: memory measured (86 by tracemalloc), for lists of nested empty lists parsed then decoded; lists
+#: of numbers or strings 22-35, records of a real file's metadata less
+JSON_OBJECT_FACTOR = 128
 #: largest tensor dimension (a file's tensors and JSON arrays)
 _MAX_DIM = (1 << 31) - 1
 #: longest tensor name in the index
@@ -172,8 +174,12 @@ def _raw_cap(payload_bytes: int) -> int:
     return _RAW_BASE + _RAW_PER_BYTE * payload_bytes
 
 
-def _doc_cap(payload_bytes: int) -> int:
-    return _DOC_BASE + payload_bytes // 2
+def _doc_cap(file_bytes: int, payload_bytes: int, budget: int) -> int:
+    """The longest JSON document a file may declare: the Python objects parsing and decoding build
+    from it (JSON_OBJECT_FACTOR per byte) must fit in what the memory ``budget`` leaves once the
+    file (twice), the largest payload it may inflate to (twice) and the decoded arrays are counted."""
+    spare = budget - 2 * file_bytes - 2 * _raw_cap(payload_bytes) - MAX_JSON_ARRAY_BYTES
+    return max(0, min(_MAX_DOC, spare // JSON_OBJECT_FACTOR))
 
 
 class SBTFileError(ValueError):
@@ -609,9 +615,9 @@ def write_model_bytes(meta: dict, tensors: dict) -> bytes:
 def _check_writable(doc: bytes, index: list, raw_bytes: int, payload_bytes: int) -> None:
     """Refuse (ValueError) to write what a reader would refuse for its size or shape."""
     problem = None
-    if len(doc) > _doc_cap(payload_bytes):
-        problem = (f"its JSON metadata takes {len(doc)} bytes, and a file of {payload_bytes} compressed bytes may "
-                   f"hold at most {_doc_cap(payload_bytes)} (store less history: include_history=False)")
+    if len(doc) > _MAX_DOC:
+        problem = (f"its JSON metadata takes {len(doc)} bytes, more than the {_MAX_DOC} a model file may hold "
+                   "(store less history: include_history=False)")
     elif raw_bytes > _raw_cap(payload_bytes):
         problem = f"it inflates to {raw_bytes} bytes, more than the {_raw_cap(payload_bytes)} a reader accepts"
     elif payload_bytes + _MAX_HEADER > MAX_FILE_BYTES:
@@ -831,19 +837,22 @@ def read_model_bytes(blob) -> tuple[dict, dict]:
     return parts.meta, parts.tensors
 
 
-def parse_model_bytes(blob) -> ModelFileParts:
+def parse_model_bytes(blob, *, max_memory: int | None = None) -> ModelFileParts:
     """Parse and verify model-file bytes within the reading limits (see the module docstring).
 
     Like :func:`read_model_bytes`, and returns the sizes that bound the memory reading took
     (:attr:`ModelFileParts.parse_memory`). The payload is inflated in three bounded steps: its
-    8-byte length, the JSON document (refused beyond 384 KiB plus half the compressed size),
-    then exactly the tensor bytes the document's index declares (the whole payload at most
-    4 MiB plus 16 times its compressed size); nothing is inflated beyond what is declared.
+    8-byte length, the JSON document (refused if the Python objects built from it would not fit
+    the memory budget: about 380 KiB for a small file by default), then exactly the tensor bytes
+    the document's index declares (the whole payload at most 4 MiB plus 16 times its compressed
+    size); nothing is inflated beyond what is declared.
 
     Parameters
     ----------
     blob : bytes-like
         The file content.
+    max_memory : int, optional
+        The memory budget the JSON document must fit in; default :func:`load_memory_budget`.
 
     Returns
     -------
@@ -863,7 +872,8 @@ def parse_model_bytes(blob) -> ModelFileParts:
     if info.get("sha256") != hashlib.sha256(payload).hexdigest():
         raise SBTFileError("invalid model file: checksum mismatch (the file is corrupted or was modified)")
     version = int(info["format_version"])
-    parts = _parse_payload(payload, _ZDICTS[version], len(blob))
+    budget = load_memory_budget(len(blob)) if max_memory is None else max_memory
+    parts = _parse_payload(payload, _ZDICTS[version], len(blob), budget)
     if "format_version" in parts.meta and parts.meta["format_version"] != version:
         raise SBTFileError("invalid model file: metadata and container disagree on the format version")
     return parts
@@ -909,21 +919,25 @@ def _read_container(blob: bytes) -> tuple[dict, int]:
 def _json_depth(text: bytes) -> int:
     """Deepest nesting of arrays and objects in JSON ``text`` (brackets inside strings ignored).
 
-    Vectorised, so that the depth is known before :func:`json.loads` recurses into it: a quote
-    opens or closes a string unless an odd number of backslashes precedes it.
+    Vectorised, so that the depth is known before :func:`json.loads` recurses into it, and lean
+    (about 4 bytes per byte of text): a quote opens or closes a string unless it ends an odd run
+    of backslashes; the depth is a running sum, taken in chunks.
     """
     b = np.frombuffer(text, dtype=np.uint8)
-    if b.size == 0:
-        return 0
-    pos = np.arange(b.size)
-    last_plain = np.maximum.accumulate(np.where(b == 0x5C, -1, pos))  # last position that is not a backslash
-    escapes = np.zeros(b.size, dtype=np.int64)
-    escapes[1:] = pos[:-1] - last_plain[:-1]  # backslashes right before each position
-    quote = (b == 0x22) & (escapes % 2 == 0)
-    outside = np.cumsum(quote) % 2 == 0
-    opens = ((b == 0x5B) | (b == 0x7B)) & outside
-    closes = ((b == 0x5D) | (b == 0x7D)) & outside
-    return int(np.cumsum(opens.astype(np.int64) - closes).max())
+    quote = b == 0x22
+    backslashes = np.flatnonzero(b == 0x5C)
+    if backslashes.size:  # the character after an odd run of backslashes is escaped
+        run_ends = np.flatnonzero(np.diff(backslashes, append=-2) != 1)
+        lengths = np.diff(run_ends, prepend=-1)
+        escaped = backslashes[run_ends[lengths % 2 == 1]] + 1
+        quote[escaped[escaped < b.size]] = False
+    outside = ~np.logical_xor.accumulate(quote)  # from an opening quote up to its closing one: inside
+    step = (((b == 0x5B) | (b == 0x7B)) & outside).view(np.int8) - (((b == 0x5D) | (b == 0x7D)) & outside).view(np.int8)
+    deepest, depth, chunk = 0, 0, 1 << 18
+    for start in range(0, b.size, chunk):
+        running = np.cumsum(step[start : start + chunk], dtype=np.int64) + depth
+        deepest, depth = max(deepest, int(running.max())), int(running[-1])
+    return deepest
 
 
 def _load_json(text: bytes, what: str):
@@ -997,16 +1011,16 @@ def _tensor_index(entries: list, limit: int) -> list[tuple[str, np.dtype, tuple,
     return index
 
 
-def _parse_payload(payload, zdict: bytes, file_bytes: int) -> ModelFileParts:
+def _parse_payload(payload, zdict: bytes, file_bytes: int, budget: int) -> ModelFileParts:
     if zdict and (len(payload) < 2 or not payload[1] & 0x20):  # FDICT: the stream names a preset dictionary
         raise SBTFileError("invalid model file: the payload does not decompress (it was not compressed "
                            "with the format's preset dictionary)")
     stream = _Inflation(payload, zdict)
     (n_doc,) = struct.unpack("<Q", stream.take(8, "the payload is too short"))
-    doc_cap = _doc_cap(len(payload))
+    doc_cap = _doc_cap(file_bytes, len(payload), budget)
     if n_doc > doc_cap:
-        raise _bad(f"the metadata runs past the end of the payload or past the {doc_cap} bytes a file of this "
-                   f"size may hold ({n_doc} bytes declared)")
+        raise _bad(f"the metadata runs past the end of the payload or past the {doc_cap} bytes whose Python "
+                   f"objects fit the memory budget ({n_doc} bytes declared; a larger max_memory admits more)")
     doc = _load_json(stream.take(n_doc, "the metadata runs past the end of the payload"), "the metadata")
     if not isinstance(doc, dict) or set(doc) != {"meta", "tensors"} or not isinstance(doc["meta"], dict) \
             or not isinstance(doc["tensors"], list):

@@ -49,6 +49,8 @@ _REBUILT = ("net_", "history_")
 #: a file's must equal its network's arguments (inference batches are sized from them)
 _NETWORK_PARAMS = ("d", "n_heads", "n_layers", "d_ff", "p", "binary", "attention", "norm", "pos_encoding",
                    "topk_scope")
+#: a memory budget that bounds nothing (for save's own check of the file it writes)
+_NO_BUDGET = 1 << 62
 #: exceptions that a malformed file can raise while an estimator is rebuilt from it (reported
 #: as SBTFileError); anything else is a bug
 _FILE_DEFECTS = (LookupError, TypeError, ValueError, AttributeError, RuntimeError, ArithmeticError, AssertionError)
@@ -218,7 +220,7 @@ class PersistenceMixin:
 
     def _check_loadable(self, blob: bytes) -> None:
         """Refuse to write a file that ``load`` would refuse; warn if it needs a larger ``max_memory``."""
-        parts = parse_model_bytes(blob)
+        parts = parse_model_bytes(blob, max_memory=_NO_BUDGET)
         try:
             checked = type(self)._check_file(parts)
         except SBTFileError as exc:
@@ -369,7 +371,7 @@ class PersistenceMixin:
         """
         device = _check_device(device)
         max_memory = _check_max_memory(max_memory)
-        parts = parse_model_bytes(blob)
+        parts = parse_model_bytes(blob, max_memory=max_memory)
         try:
             checked = cls._check_file(parts)
             need = checked.memory(parts)
