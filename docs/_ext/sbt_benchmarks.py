@@ -134,6 +134,7 @@ PRODUCERS = {
     "anomaly": "python benchmarks/anomaly.py --seeds 3",
     "anomaly_per_channel": "python benchmarks/anomaly.py --protocol per-channel --seeds 3 "
                            "(rows run in separate processes, combined with --merge)",
+    "c_export": "python benchmarks/c_export.py",
     "classification_japanese_vowels": "python benchmarks/classification.py --seeds 0 1 2",
     "compression": "python benchmarks/compression.py",
     "core_speed_threads1": "python benchmarks/core_speed.py --threads 1",
