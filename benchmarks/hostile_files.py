@@ -54,6 +54,7 @@ import os
 import signal
 import socket
 import struct
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -63,6 +64,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import machine, write_results
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "compression"))
+from _payload import set_network_kwarg  # noqa: E402  (shared with the hostile-file tests)
 from safetensors.numpy import save as st_save
 
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, sliding_windows
@@ -70,7 +74,6 @@ from sbt_sklearn.compression import SBTFileError, read_model_bytes
 from sbt_sklearn.compression._dictionary import ZDICT_V3
 from sbt_sklearn.compression._format import _doc_cap, encode_json, load_memory_budget, pack_module, parse_model_bytes
 from sbt_sklearn.data import load_sample_etth1, load_sample_japanese_vowels, load_sample_telemetry
-from sbt_sklearn.estimators._persistence import _NETWORK_PARAMS
 from sbt_sklearn.nn import SBTClassificationNet, SBTLastStepNet
 
 ESTIMATORS = (SBTClassifier, SBTForecaster, SBTAnomalyDetector)
@@ -133,16 +136,6 @@ def craft(blob, edit) -> bytes:
     return write_raw(meta, tensors)
 
 
-def set_kwarg(meta, name, value, param=False):
-    """Set a network argument; with ``param`` also the hyperparameter that must agree with it."""
-    if param and name in _NETWORK_PARAMS:
-        meta["params"][name] = value
-    items = meta["network"]["kwargs"]["$dict"]
-    for item in items:
-        if item[0] == name:
-            item[1] = value
-            return
-    items.append([name, value])
 
 
 def kwarg_of(meta, name, default=None):
@@ -214,7 +207,7 @@ def kwarg_cases(blob, cls, rng, n):
 def _kwarg_edit(edits, consistent):
     def edit(meta, tensors):
         for name, value in edits:
-            set_kwarg(meta, name, value, param=consistent)
+            set_network_kwarg(meta, name, value, param=consistent)
         if consistent:
             make_consistent(meta, tensors)
     return edit

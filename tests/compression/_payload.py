@@ -15,3 +15,18 @@ def deflate(raw: bytes) -> bytes:
     """A format-3 ``sbt`` tensor holding ``raw``."""
     deflater = zlib.compressobj(9, zdict=ZDICT_V3)
     return deflater.compress(raw) + deflater.flush()
+
+
+def set_network_kwarg(meta: dict, name: str, value, param: bool = False) -> None:
+    """Set a network argument in a model file's metadata; with ``param`` also the hyperparameter of
+    that name, which the loader requires to agree (shared by the hostile-file tests and benchmark)."""
+    from sbt_sklearn.estimators._persistence import _NETWORK_PARAMS
+
+    if param and name in _NETWORK_PARAMS:
+        meta["params"][name] = value
+    items = meta["network"]["kwargs"]["$dict"]
+    for item in items:
+        if item[0] == name:
+            item[1] = value
+            return
+    items.append([name, value])

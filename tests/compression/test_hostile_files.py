@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import torch
 from _params import INIT_PARAMS
-from _payload import deflate
+from _payload import deflate, set_network_kwarg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save as st_save
@@ -96,14 +96,7 @@ def craft(cls, edit) -> bytes:
 def kwarg(name, value, param=True):
     """Set a network argument (and, with ``param``, the hyperparameter of that name, which must agree)."""
     def edit(meta, tensors):
-        if param and name in _persistence._NETWORK_PARAMS:
-            meta["params"][name] = value
-        items = meta["network"]["kwargs"]["$dict"]
-        for item in items:
-            if item[0] == name:
-                item[1] = value
-                return
-        items.append([name, value])
+        set_network_kwarg(meta, name, value, param)
     return edit
 
 
