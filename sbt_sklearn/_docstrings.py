@@ -72,8 +72,9 @@ PARAMETERS: dict[str, str] = _entries(
         p : float, default={default}
             Prune rate (see :doc:`/user_guide/choosing_p_and_d`): the fraction of weights
             removed in every sparse-binary layer (the paper's p; the original code's
-            ``prune_rate`` is the kept fraction ``1 - p``). With ``attention="qkv_mask"`` it is
-            also the fraction of the Q, K and V activations masked.
+            ``prune_rate`` is the kept fraction ``1 - p``), in [0, 1): ``p=1`` would remove every
+            weight and is refused. With ``attention="qkv_mask"`` it is also the fraction of the Q,
+            K and V activations masked.
         """,
     binary="""
         binary : bool, default={default}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -446,14 +447,16 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
 
         Returns
         -------
-        scores : ndarray of shape (n_timesteps,)
-            One score per time step (float64).
+        scores : ndarray of shape (n_timesteps,), or pandas Series
+            One score per time step (float64); a Series with the same index when ``series`` is a
+            pandas Series or DataFrame.
         """
         if isinstance(smooth, (bool, np.bool_)) or not isinstance(smooth, Integral) or smooth < 1:
             raise ValueError(f"smooth must be an integer >= 1; got {smooth!r}")
         from ..data import sliding_windows
 
         check_is_fitted(self)
+        index = series.index if isinstance(series, (pd.Series, pd.DataFrame)) else None
         series = as_real_array(series, name="series")
         check_values(series, name="series")
         windows, _ = sliding_windows(series, self.n_timesteps_, horizon=0)
@@ -464,4 +467,5 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             from scipy.ndimage import minimum_filter1d
 
             scores = minimum_filter1d(scores, size=smooth, origin=(smooth - 1) // 2, mode="nearest")
-        return np.concatenate([np.full(self.n_timesteps_ - 1, scores[0]), scores])
+        scores = np.concatenate([np.full(self.n_timesteps_ - 1, scores[0]), scores])
+        return scores if index is None else pd.Series(scores, index=index, name="score")

@@ -58,7 +58,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "p": [Interval(Real, 0, 1, closed="both")],
+        "p": [Interval(Real, 0, 1, closed="left")],  # p=1 would prune every weight
         "binary": ["boolean"],
         "d": [Interval(Integral, 1, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
@@ -103,6 +103,14 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
                              "do not combine it with early_stopping=True")
 
     def _check_X(self, X, *, reset: bool):
+        shape = getattr(X, "shape", None)
+        if not reset and shape is not None and len(shape) == 3 and shape[1] != self.n_channels_ \
+                and shape[2] == self.n_channels_:
+            raise ValueError(
+                f"X has {shape[1]} channels, but {type(self).__name__} was fitted with {self.n_channels_} channels; "
+                f"its last axis has {self.n_channels_} entries: was it passed as (n_samples, n_timesteps, "
+                "n_channels)? The estimators take (n_samples, n_channels, n_timesteps): transpose the last two axes"
+            )
         X, pad = check_windows(self, X, reset=reset, allow_nan=self.missing == "interpolate",
                                min_length=self._min_length)
         if self.missing == "interpolate" and not all_finite(X):

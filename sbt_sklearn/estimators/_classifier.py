@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
@@ -186,6 +187,9 @@ class SBTClassifier(ClassifierMixin, SBTBase):
             raise ValueError("SBTClassifier requires y to be passed, but the target y is None")
         X, pad = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "fcO" and pd.isna(y).any():
+            raise ValueError(f"Input y contains NaN (or None) at {int(pd.isna(y).sum())} position(s): every "
+                             "series needs a class label")
         if len(y) != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
         check_classification_targets(y)

@@ -120,3 +120,9 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
     def _predict(self, X):
         anomalous = -self._normality(X) > -self.estimator_.offset_
         return pd.Series(np.flatnonzero(anomalous), dtype="int64")
+
+    def _predict_scores(self, X):
+        """Anomaly scores (higher = more anomalous) of the points ``predict`` returns, in its order."""
+        scores = -self._normality(X)
+        points = np.flatnonzero(scores > -self.estimator_.offset_)
+        return pd.Series(scores[points], name="scores")

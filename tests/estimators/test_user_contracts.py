@@ -1,0 +1,72 @@
+"""Contracts sklearn, sktime and PyOD users expect (issue 21): errors that name the problem, pandas
+in and out of score_series, the sktime detector's predict_scores."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from _params import INIT_PARAMS
+
+from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, sliding_windows
+
+
+def _series(n=200, c=2, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, c)).cumsum(axis=0)
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_classifier_y_with_missing_labels_is_named(missing):
+    X = np.random.default_rng(0).normal(size=(12, 2, 8))
+    y = np.array(["a", "b"] * 6, dtype=object)
+    y[3] = missing
+    with pytest.raises(ValueError, match=r"y contains NaN \(or None\) at 1 position"):
+        SBTClassifier(**INIT_PARAMS[SBTClassifier]).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", [SBTClassifier, SBTForecaster, SBTAnomalyDetector], ids=lambda c: c.__name__)
+def test_time_major_layout_gets_a_hint(cls):
+    X, y = sliding_windows(_series(c=3), 20)
+    if cls is SBTClassifier:
+        y = (y[:, 0] > X[:, 0, -1]).astype(int)
+    est = cls(**INIT_PARAMS[cls]).fit(X, None if cls is SBTAnomalyDetector else y)
+    time_major = np.ascontiguousarray(np.asarray(X[:4]).transpose(0, 2, 1))  # (n, 20, 3)
+    method = est.score_samples if cls is SBTAnomalyDetector else est.predict
+    with pytest.raises(ValueError, match=r"X has 20 channels.*\(n_samples, n_timesteps, n_channels\)\?.*transpose"):
+        method(time_major)
+
+
+@pytest.mark.parametrize("cls", [SBTClassifier, SBTForecaster, SBTAnomalyDetector], ids=lambda c: c.__name__)
+def test_p_one_prunes_everything_and_is_refused(cls):
+    X, y = sliding_windows(_series(), 10)
+    with pytest.raises(ValueError, match=r"'p' parameter .* range \[0(\.0)?, 1(\.0)?\)"):
+        cls(**{**INIT_PARAMS[cls], "p": 1.0}).fit(X, None if cls is SBTAnomalyDetector else y[:, 0] > 0)
+
+
+def test_score_series_keeps_the_pandas_index():
+    series = _series()
+    X, _ = sliding_windows(series, 16, horizon=0)
+    det = SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit(X)
+    index = pd.date_range("2024-01-01", periods=len(series), freq="h")
+    frame = pd.DataFrame(series, index=index, columns=["a", "b"])
+    out = det.score_series(frame)
+    assert isinstance(out, pd.Series) and out.index.equals(index)
+    np.testing.assert_array_equal(out.to_numpy(), det.score_series(series))
+    one = SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit(sliding_windows(series[:, 0], 16, horizon=0)[0])
+    as_series = one.score_series(pd.Series(series[:, 0], index=index))
+    assert isinstance(as_series, pd.Series) and as_series.index.equals(index)
+    assert isinstance(det.score_series(series), np.ndarray)
+
+
+def test_sktime_detector_predict_scores_match_predict():
+    pytest.importorskip("sktime")
+    from sbt_sklearn.sktime import SBTSktimeDetector
+
+    values = _series(300, 1, seed=1)[:, 0]
+    values[150] += 40.0  # a spike
+    y = pd.DataFrame({"v": values})
+    det = SBTSktimeDetector(window_length=10, **INIT_PARAMS[SBTAnomalyDetector]).fit(y)
+    points = det.predict(y)
+    scores = det.predict_scores(y)
+    assert isinstance(scores, pd.DataFrame) and len(scores) == len(points) > 0
+    all_scores = det.transform_scores(y).to_numpy().ravel()
+    np.testing.assert_array_equal(scores.to_numpy().ravel(), all_scores[points.to_numpy().ravel()])
+    assert (scores.to_numpy() > -det.estimator_.offset_).all()
