@@ -93,6 +93,27 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         # sktime creates these only when remember_data is on; a user may switch it on later
         self._y, self._X = None, None
 
+    def fit(self, y, X=None, fh=None):
+        """Fit on the series ``y``; exogenous ``X`` is not used (a UserWarning says so).
+
+        Parameters
+        ----------
+        y : pd.Series or pd.DataFrame
+            The series (one or several channels).
+        X : pd.DataFrame or None, default=None
+            Exogenous data: ignored (``capability:exogenous`` is False), with a warning.
+        fh : ForecastingHorizon or None, default=None
+            Optional; forecasts of any horizon roll the one-step model forward.
+
+        Returns
+        -------
+        self : SBTSktimeForecaster
+        """
+        if X is not None:
+            warnings.warn("SBTSktimeForecaster does not use exogenous X (capability:exogenous is False): it is "
+                          "ignored and the forecasts depend on y alone", UserWarning, stacklevel=2)
+        return super().fit(y, X=X, fh=fh)
+
     def _fit(self, y, X=None, fh=None):
         window_length = check_int_param(self, "window_length", 1)
         values = as_real_array(y, name="y")

@@ -70,3 +70,16 @@ def test_sktime_detector_predict_scores_match_predict():
     all_scores = det.transform_scores(y).to_numpy().ravel()
     np.testing.assert_array_equal(scores.to_numpy().ravel(), all_scores[points.to_numpy().ravel()])
     assert (scores.to_numpy() > -det.estimator_.offset_).all()
+
+
+def test_sktime_forecaster_says_it_ignores_exogenous_data():
+    pytest.importorskip("sktime")
+    from sbt_sklearn.sktime import SBTSktimeForecaster
+
+    y = pd.DataFrame({"v": _series(80, 1)[:, 0]})
+    X = pd.DataFrame({"x": np.arange(80.0)})
+    params = dict(window_length=8, **INIT_PARAMS[SBTForecaster])
+    with pytest.warns(UserWarning, match="does not use exogenous X"):
+        with_x = SBTSktimeForecaster(**params).fit(y, X=X).predict(fh=[1, 2])
+    without = SBTSktimeForecaster(**params).fit(y).predict(fh=[1, 2])
+    pd.testing.assert_frame_equal(with_x, without)
