@@ -151,7 +151,9 @@ PARAMETERS: dict[str, str] = _entries(
         """,
     max_epochs="""
         max_epochs : int, default={default}
-            Training epochs; a cosine schedule decays the learning rate to 0 over them.
+            Training epochs; a cosine schedule decays the learning rate to 0 over them. A fit
+            with fewer than 100 optimizer steps in all (epochs times batches per epoch) warns
+            with a ``ConvergenceWarning``: such a model is likely undertrained.
         """,
     batch_size="""
         batch_size : int, default={default}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -233,6 +235,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
         self.net_.fit(train_ds, y=None)
         _check_trained(self.net_)
+        _warn_if_undertrained(self, self.net_)
         # predefined_split holds the validation windows: drop it so that pickling a fitted model
         # never drags training data along (a pickled sliding-window view is a full copy)
         self.net_.train_split = None
@@ -326,6 +329,23 @@ def _check_trained(net) -> None:
             "extreme values), or the learning rate is too high; the estimator keeps the model it had "
             "before this fit."
         )
+
+
+#: fewer optimizer steps than this in a whole fit earn a ConvergenceWarning (ItalyPowerDemand with
+#: max_epochs=10, i.e. 30 steps, gave a chance-level classifier; a short series in the sktime forecaster
+#: got about 10 steps by default)
+_MIN_OPTIMIZER_STEPS = 100
+
+
+def _warn_if_undertrained(estimator, net) -> None:
+    """Say so when a fit made so few optimizer steps that the model is likely untrained."""
+    steps = sum(sum(1 for b in row.get("batches", []) if "train_loss" in b) for row in net.history)
+    if 0 < steps < _MIN_OPTIMIZER_STEPS:
+        warnings.warn(
+            f"{type(estimator).__name__} made only {steps} optimizer steps ({len(net.history)} epoch(s) of "
+            f"batch_size={estimator.batch_size}); the model is likely undertrained. Raise max_epochs or lower "
+            f"batch_size (at least {_MIN_OPTIMIZER_STEPS} steps are advisable).",
+            ConvergenceWarning, stacklevel=4)
 
 
 def _check_output(estimator, out, target, inputs, start: int) -> None:

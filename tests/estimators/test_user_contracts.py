@@ -83,3 +83,18 @@ def test_sktime_forecaster_says_it_ignores_exogenous_data():
         with_x = SBTSktimeForecaster(**params).fit(y, X=X).predict(fh=[1, 2])
     without = SBTSktimeForecaster(**params).fit(y).predict(fh=[1, 2])
     pd.testing.assert_frame_equal(with_x, without)
+
+
+def test_too_few_optimizer_steps_warn():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = np.random.default_rng(0).normal(size=(40, 2, 8))
+    y = np.arange(40) % 2
+    small = dict(d=8, d_ff=16, n_layers=1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"only 6 optimizer steps \(2 epoch\(s\) of batch_size=16\)"):
+        SBTClassifier(**small, max_epochs=2, batch_size=16).fit(X, y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SBTClassifier(**small, max_epochs=10, batch_size=4).fit(X, y)  # 10 x 10 = 100 steps
