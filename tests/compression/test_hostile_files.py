@@ -29,6 +29,7 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
+from _outputs import main_output
 from _params import INIT_PARAMS
 from _payload import deflate, set_network_kwarg
 from hypothesis import HealthCheck, given, settings
@@ -55,15 +56,7 @@ def original(cls):
          SBTAnomalyDetector: None}[cls]
     extra = {"rarity": "marginal"} if cls is SBTAnomalyDetector else {}
     est = cls(**{**INIT_PARAMS[cls], **extra}).fit(X, y)
-    return est.to_bytes(), X, outputs(est, X)
-
-
-def outputs(est, X):
-    if isinstance(est, SBTClassifier):
-        return est.predict_proba(X)
-    if isinstance(est, SBTForecaster):
-        return est.predict(X)
-    return est.score_samples(X)
+    return est.to_bytes(), X, main_output(est, X)
 
 
 def container(payload: bytes, **metadata) -> bytes:
@@ -100,7 +93,7 @@ def kwarg(name, value, param=True):
     return edit
 
 
-def refused(cls, blob, match=None, **kwargs):
+def assert_refused(cls, blob, match=None, **kwargs):
     """Load ``blob``: it must raise SBTFileError within 1 s and the loader's memory budget (timed
     without tracemalloc, which slows allocations several-fold; the memory measured in a second load)."""
     start = time.perf_counter()
@@ -171,13 +164,13 @@ def test_network_arguments_are_refused_before_building(edits, match, never_built
         layers = dict(edits).get("n_layers", 1)
         if isinstance(layers, int) and layers < 10:
             consistent_tensors(layers)(meta, tensors)
-    refused(SBTClassifier, craft(SBTClassifier, edit), match)
+    assert_refused(SBTClassifier, craft(SBTClassifier, edit), match)
 
 
 def test_missing_network_argument_is_refused(never_built):
     def edit(meta, tensors):
         meta["network"]["kwargs"]["$dict"] = [i for i in meta["network"]["kwargs"]["$dict"] if i[0] != "n_classes"]
-    refused(SBTClassifier, craft(SBTClassifier, edit), "missing")
+    assert_refused(SBTClassifier, craft(SBTClassifier, edit), "missing")
 
 
 @pytest.mark.parametrize("edit, match", [
@@ -189,7 +182,7 @@ def test_missing_network_argument_is_refused(never_built):
     (lambda m, t: m["network"].update(module="SBTLastStepNet"), "does not use"),
 ])
 def test_layer_table_and_masks_are_checked_against_the_arguments_before_building(edit, match, never_built):
-    refused(SBTClassifier, craft(SBTClassifier, edit), match)
+    assert_refused(SBTClassifier, craft(SBTClassifier, edit), match)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -216,22 +209,22 @@ def test_network_plan_equals_the_built_network(net, c, o, heads, head_dim, n_lay
 
 def test_a_network_over_the_budget_loads_only_with_max_memory(monkeypatch):
     blob, X, expected = original(SBTClassifier)
-    refused(SBTClassifier, blob, "max_memory", max_memory=1 << 20)
-    np.testing.assert_array_equal(outputs(SBTClassifier.from_bytes(blob, max_memory=1 << 30), X), expected)
+    assert_refused(SBTClassifier, blob, "max_memory", max_memory=1 << 20)
+    np.testing.assert_array_equal(main_output(SBTClassifier.from_bytes(blob, max_memory=1 << 30), X), expected)
     with pytest.raises(ValueError, match="max_memory"):
         SBTClassifier.from_bytes(blob, max_memory=-1)
     monkeypatch.setattr(_persistence, "load_memory_budget", lambda n: 1 << 20)
     est = SBTClassifier.from_bytes(blob, max_memory=1 << 30)
     with pytest.warns(UserWarning, match="load it with max_memory="):
         est.to_bytes()  # saving warns that the default budget will not do
-    refused(SBTClassifier, blob, "64 MiB \\+ 100 bytes per byte of file")
+    assert_refused(SBTClassifier, blob, "64 MiB \\+ 100 bytes per byte of file")
 
 
 # ---- 2. bombs: decompression, JSON, attributes --------------------------------------------------
 def test_decompression_bomb_inflates_no_further_than_declared():
     doc = b'{"meta":{},"tensors":[]}'
     blob = frame(doc, bytes(128 << 20))  # 128 MB of zeros behind a valid document: a 125 KB file
-    refused(SBTClassifier, blob, "no tensor describes")
+    assert_refused(SBTClassifier, blob, "no tensor describes")
     assert len(blob) < 150_000
 
 
@@ -246,14 +239,14 @@ def test_decompression_bomb_inflates_no_further_than_declared():
     (b'{"meta":{"x":"\\\\\\"' + b"[" * 100 + b'"},"tensors":[]}', b"", "format version"),  # brackets in a string
 ])
 def test_malformed_payloads_are_refused_promptly(doc, data, match):
-    refused(SBTClassifier, frame(doc, data), match)
+    assert_refused(SBTClassifier, frame(doc, data), match)
 
 
 def test_declared_document_length_is_capped_before_inflating():
     blob = container(deflate(struct.pack("<Q", 2**40) + bytes(1000)))
-    refused(SBTClassifier, blob, "metadata runs past")
+    assert_refused(SBTClassifier, blob, "metadata runs past")
     blob = container(deflate(struct.pack("<Q", 1 << 20) + b" " * (1 << 20)))  # 1 MiB of spaces: a 1 KB file
-    refused(SBTClassifier, blob, "metadata runs past")
+    assert_refused(SBTClassifier, blob, "metadata runs past")
 
 
 @pytest.mark.parametrize("item", ["[]", '{"$dict":[]}', '"ab"', "1.5", "[[[]]]", '{"$float":"nan"}'])
@@ -268,7 +261,7 @@ def test_json_bomb_at_the_document_cap_stays_inside_the_budget(item):
     doc = head + b"[" + b",".join([item.encode()] * n) + b"]" + tail
     assert len(doc) <= cap
     blob = frame(doc, b"".join(np.ascontiguousarray(a).tobytes() for a in tensors.values()))
-    refused(SBTClassifier, blob, "not fitted attributes")  # parsed and decoded, then refused
+    assert_refused(SBTClassifier, blob, "not fitted attributes")  # parsed and decoded, then refused
 
 
 def test_decode_json_refuses_deep_nesting_and_big_arrays_without_recursion_errors():
@@ -290,7 +283,7 @@ def test_metadata_beyond_the_default_budget_needs_max_memory_and_save_says_so(mo
                           "p_after": 0.5} for i in range(8000)]  # a long PALS run: about 1.2 MB of JSON
     with pytest.warns(UserWarning, match="load it with max_memory="):
         blob = est.to_bytes()
-    refused(SBTClassifier, blob, "metadata runs past")
+    assert_refused(SBTClassifier, blob, "metadata runs past")
     assert SBTClassifier.from_bytes(blob, max_memory=1 << 30).pals_history_ == est.pals_history_
     monkeypatch.setattr(fmt, "_MAX_DOC", 1 << 16)  # beyond the absolute cap, save refuses to write
     with pytest.raises(ValueError, match="JSON metadata takes"):
@@ -344,15 +337,15 @@ F = {"$float": "nan"}
     (SBTAnomalyDetector, lambda m, t: m["params"].update(rarity=None), "rarity"),
 ])
 def test_attributes_are_allowlisted_typed_and_consistent(cls, edit, match, never_built):
-    refused(cls, craft(cls, edit), match)
+    assert_refused(cls, craft(cls, edit), match)
 
 
 def test_unchanged_files_of_every_estimator_load_identically():
     for cls in ESTIMATORS:
         blob, X, expected = original(cls)
-        np.testing.assert_array_equal(outputs(cls.from_bytes(blob), X), expected)
+        np.testing.assert_array_equal(main_output(cls.from_bytes(blob), X), expected)
         for kind in (bytearray, memoryview, lambda b: np.frombuffer(b, np.uint8)):
-            np.testing.assert_array_equal(outputs(cls.from_bytes(kind(blob)), X), expected)
+            np.testing.assert_array_equal(main_output(cls.from_bytes(kind(blob)), X), expected)
 
 
 def test_a_subclass_uses_its_base_class_allowlist(tmp_path):
@@ -415,12 +408,12 @@ def test_non_regular_files_are_refused_without_reading(tmp_path):
 def test_container_header_is_bounded_and_exact(header, match):
     text = json.dumps(header).encode()
     blob = struct.pack("<Q", len(text)) + text + b"\x00"
-    refused(SBTClassifier, blob, match)
+    assert_refused(SBTClassifier, blob, match)
 
 
 def test_deeply_nested_header_is_refused():
     text = b'{"__metadata__":' + b"[" * 5000 + b"]" * 5000 + b"}"
-    refused(SBTClassifier, struct.pack("<Q", len(text)) + text, "nested deeper")
+    assert_refused(SBTClassifier, struct.pack("<Q", len(text)) + text, "nested deeper")
 
 
 @pytest.mark.parametrize("edit, match", [
@@ -433,7 +426,7 @@ def test_deeply_nested_header_is_refused():
     (lambda m, t: t.update({"evil": np.ones(1, np.float32)}), "unexpected tensors"),
 ])
 def test_hyperparameters_and_other_tensors_are_checked(edit, match, never_built):
-    refused(SBTClassifier, craft(SBTClassifier, edit), match)
+    assert_refused(SBTClassifier, craft(SBTClassifier, edit), match)
 
 
 # ---- 3. save: exclusive temporary file, usual mode, nothing left behind --------------------------
@@ -506,9 +499,9 @@ def test_any_network_arguments_are_refused_promptly_or_load_identically(edits):
     try:
         loaded = SBTClassifier.from_bytes(crafted)
     except SBTFileError:
-        refused(SBTClassifier, crafted)  # and promptly, within the budget
+        assert_refused(SBTClassifier, crafted)  # and promptly, within the budget
         return
-    np.testing.assert_array_equal(outputs(loaded, X), expected)
+    np.testing.assert_array_equal(main_output(loaded, X), expected)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -526,7 +519,7 @@ def test_any_attribute_value_is_refused_or_loads_as_the_original_with_it(cls, na
         return
     reference = cls.from_bytes(blob)
     setattr(reference, name, array if as_tensor else fmt.decode_json(value))
-    np.testing.assert_array_equal(outputs(loaded, X), outputs(reference, X))
+    np.testing.assert_array_equal(main_output(loaded, X), main_output(reference, X))
 
 
 _JSON = st.recursive(

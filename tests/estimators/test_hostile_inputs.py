@@ -482,7 +482,7 @@ def fitted_forecasters(sktime_adapters):
             for kind, index in INDEXES.items()}
 
 
-def _update_rejected(f, y, match):
+def assert_update_rejected(f, y, match):
     """update raises ValueError and leaves the forecaster as it was (cutoff, last window, forecasts)."""
     cutoff, last, before = f.cutoff, f.last_window_.copy(), f.predict(fh=[1, 2])
     with pytest.raises(ValueError, match=match):
@@ -497,14 +497,14 @@ def _update_rejected(f, y, match):
 @pytest.mark.parametrize("kind", list(INDEXES))
 def test_update_rejects_data_that_does_not_continue_the_series(fitted_forecasters, kind):
     f, y = fitted_forecasters[kind], _series(index=INDEXES[kind])
-    _update_rejected(f, y.iloc[20:25], "ends at .*, before the cutoff")  # were all accepted silently
-    _update_rejected(f, y.iloc[31:34], "starts at .*, but the cutoff is .*the next time point is")
-    _update_rejected(f, y.iloc[[30, 31, 33]], "has a gap: after")
-    _update_rejected(f, y.iloc[30:33].rename("z"), r"update got the series \['z'\], but .* fitted on \['y'\]")
-    _update_rejected(f, pd.concat([y.iloc[30:32], y.iloc[31:33]]), "duplicated time points")
+    assert_update_rejected(f, y.iloc[20:25], "ends at .*, before the cutoff")  # were all accepted silently
+    assert_update_rejected(f, y.iloc[31:34], "starts at .*, but the cutoff is .*the next time point is")
+    assert_update_rejected(f, y.iloc[[30, 31, 33]], "has a gap: after")
+    assert_update_rejected(f, y.iloc[30:33].rename("z"), r"update got the series \['z'\], but .* fitted on \['y'\]")
+    assert_update_rejected(f, pd.concat([y.iloc[30:32], y.iloc[31:33]]), "duplicated time points")
     revised = y.iloc[27:32].copy()
     revised.iloc[0] += 1.0
-    _update_rejected(f, revised, "revises observations already seen")
+    assert_update_rejected(f, revised, "revises observations already seen")
 
 
 def test_update_with_an_irregular_index_checks_order_but_not_gaps(sktime_adapters):
@@ -512,7 +512,7 @@ def test_update_with_an_irregular_index_checks_order_but_not_gaps(sktime_adapter
     index = pd.Index([0, 1, 3, 4, 7, 8, 9, 12, 13, 15, 16, 18, 20, 21, 24, 25, 30, 31, 33, 35])
     y = _series(n=20, index=index)
     f = _adapter(forecaster, window_length=3).fit(y.iloc[:14])
-    _update_rejected(f, y.iloc[5:10], "before the cutoff")
+    assert_update_rejected(f, y.iloc[5:10], "before the cutoff")
     f.update(y.iloc[16:18])  # no step to check gaps against
     assert f.cutoff[0] == 31
 
@@ -552,8 +552,8 @@ def test_multivariate_y_is_one_model_and_columns_must_match(sktime_adapters):
     y = pd.DataFrame(np.cumsum(rng.normal(size=(40, 3)), axis=0), columns=["a", "b", "c"], index=MONTHS)
     f = _adapter(forecaster, window_length=5).fit(y.iloc[:30])
     assert f.estimator_.n_channels_ == 3  # was: sktime fitted one univariate model per column
-    _update_rejected(f, y.iloc[30:33][["b", "a", "c"]], r"update got the series \['b', 'a', 'c'\]")
-    _update_rejected(f, y.iloc[30:33][["a", "b"]], r"fitted on \['a', 'b', 'c'\]")
+    assert_update_rejected(f, y.iloc[30:33][["b", "a", "c"]], r"update got the series \['b', 'a', 'c'\]")
+    assert_update_rejected(f, y.iloc[30:33][["a", "b"]], r"fitted on \['a', 'b', 'c'\]")
     f.update(y.iloc[30:33])
     assert f.predict(fh=[1, 2]).shape == (2, 3)
 
@@ -565,4 +565,4 @@ def test_forecaster_adapter_rejects_a_huge_last_value(sktime_adapters):
     with pytest.raises(ValueError, match=r"y holds values beyond the float32 range"):
         _adapter(forecaster, window_length=5).fit(y)
     f = _adapter(forecaster, window_length=5).fit(_series().iloc[:30])
-    _update_rejected(f, y.iloc[30:], "beyond the float32 range")
+    assert_update_rejected(f, y.iloc[30:], "beyond the float32 range")
