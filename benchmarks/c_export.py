@@ -46,8 +46,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "c_export"))
 from _common import machine, write_results  # noqa: E402
+from _outputs import main_output  # noqa: E402  (shared with the tests)
 from _toolchain import (  # noqa: E402
     ARM_CC,
     ARM_FLAGS,
@@ -221,15 +223,6 @@ def _host(c_file: Path, name: str, window: np.ndarray, out_dir: Path) -> tuple[n
     return outputs, statistics.median(times)
 
 
-def _python_outputs(est, window: np.ndarray) -> np.ndarray:
-    x = window.T[None]  # (1, C, T)
-    if isinstance(est, SBTClassifier):
-        return est.predict_proba(x)[0]
-    if isinstance(est, SBTAnomalyDetector):
-        return est.score_samples(x)
-    return est.predict(x)[0]
-
-
 def _median_call(fn, x, seconds: float = 0.3) -> float:
     for _ in range(3):
         fn(x)
@@ -270,7 +263,7 @@ def measure(label: str, est, window: np.ndarray, work: Path, arm: bool) -> dict:
     row = {"model": label, "estimator": type(est).__name__, "binary": bool(est.binary), "p": float(est.p),
            "window": int(window.shape[0]), "channels": int(window.shape[1]), "streamed": info["streamed"],
            "tables_bytes": info["flash_bytes"], "work_bytes": info["ram_bytes"]}
-    expected = np.asarray(_python_outputs(est, window), dtype=np.float64).reshape(-1)
+    expected = np.asarray(main_output(est, window.T[None]), dtype=np.float64).reshape(-1)  # (1, C, T)
     host_out, host_s = _host(c_file, name, window, work)
     row["max_rel_diff_host"] = float(np.max(np.abs(host_out - expected) / np.maximum(np.abs(expected), 1e-6)))
     row["max_diff_over_scale_host"] = float(np.max(np.abs(host_out - expected)) / max(np.max(np.abs(expected)), 1e-12))

@@ -65,8 +65,10 @@ import numpy as np
 import torch
 from _common import machine, write_results
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "compression"))
-from _payload import set_network_kwarg  # noqa: E402  (shared with the hostile-file tests)
+from _outputs import main_output  # noqa: E402  (shared with the tests)
+from _payload import set_network_kwarg  # noqa: E402
 from safetensors.numpy import save as st_save
 
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, sliding_windows
@@ -94,14 +96,6 @@ def fit_original(cls):
         X, y = sliding_windows(train.astype(np.float32), 50, horizon=0)[0][:2000], None
     est = cls(random_state=0, max_epochs=1).fit(X, y)
     return est, X[:16]
-
-
-def outputs(est, X):
-    if isinstance(est, SBTClassifier):
-        return est.predict_proba(X)
-    if isinstance(est, SBTForecaster):
-        return est.predict(X)
-    return est.score_samples(X)
 
 
 # ---- writing files the way an attacker would ------------------------------------------------------
@@ -235,7 +229,7 @@ def valid_heavy_cases(est, X):
         reference = type(est).from_bytes(est.to_bytes())
         reference.net_.module_ = module
         cases.append(("valid files near the budget", f"d=d_ff={d}, n_layers={n_layers}", blob,
-                      outputs(reference, X)))
+                      main_output(reference, X)))
     return cases
 
 
@@ -403,12 +397,12 @@ def loader_estimate(cls, source):
 def _check_loaded(cls, est, X, expected):
     """(outcome, how it loaded, message) of a file that loaded: as the original, or a different valid model."""
     try:
-        got = outputs(est, X)
+        got = main_output(est, X)
     except Exception as exc:  # noqa: BLE001 - a loaded model that cannot predict is an "other" outcome
         return "other", None, f"loaded, but predict raised {type(exc).__name__}: {exc}"
     if got.shape == expected.shape and np.array_equal(got, expected):
         return "correct output", "as the original", ""
-    again = outputs(cls.from_bytes(est.to_bytes(), max_memory=1 << 40), X)
+    again = main_output(cls.from_bytes(est.to_bytes(), max_memory=1 << 40), X)
     if np.isfinite(got).all() and np.array_equal(again, got):
         return "correct output", "a different valid model", ""
     return "other", None, "loaded, but predicts differently from the original and from its own re-save"
@@ -447,7 +441,7 @@ def measure(cls, source, expected, X, trace, warm):
 
 def run_class(cls, est, X, rng, scale):
     blob = est.to_bytes()
-    expected = outputs(cls.from_bytes(blob), X)
+    expected = main_output(cls.from_bytes(blob), X)
     n = max(4, int(round(40 * scale)))
     crafted = (damage_cases(blob, rng, n) + kwarg_cases(blob, cls, rng, n) + bomb_cases(blob, cls)
                + attribute_cases(blob, rng, n) + shape_cases(blob) + param_cases(blob, rng, n // 2))

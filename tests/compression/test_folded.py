@@ -6,6 +6,7 @@ from functools import cache
 import numpy as np
 import pytest
 import torch
+from _outputs import main_output
 from torch import nn
 
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
@@ -31,14 +32,6 @@ def fitted(kind, **extra):
     return SBTAnomalyDetector(**TINY, **extra).fit(X)
 
 
-def expected(est, X):
-    if isinstance(est, SBTClassifier):
-        return est.predict_proba(X)
-    if isinstance(est, SBTForecaster):
-        return est.predict(X)
-    return est.score_samples(X)
-
-
 CASES = [
     ("classifier", {}),
     ("classifier", {"attention": "full", "norm": "layer", "pos_encoding": "learnable"}),
@@ -62,7 +55,7 @@ def test_folded_model_predicts_what_the_estimator_predicts(kind, extra):
     X = _X()
     with torch.inference_mode():
         got = folded(torch.from_numpy(X)).numpy()
-    want = expected(est, X)
+    want = main_output(est, X)
     assert got.dtype == np.float64 and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -162,4 +155,4 @@ def test_onnx_export_checked_with_onnxruntime(kind, extra, tmp_path):
     X = _X()
     for batch in (X[:1], X):
         (got,) = session.run(None, {"x": batch})
-        np.testing.assert_allclose(got, expected(est, batch), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got, main_output(est, batch), rtol=1e-5, atol=1e-5)

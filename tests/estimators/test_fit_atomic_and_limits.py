@@ -4,6 +4,7 @@ or bounded memory, never silent NaN (issue 22, classes 4-6 and the forecaster's 
 import numpy as np
 import pytest
 import torch
+from _outputs import main_output
 from _params import INIT_PARAMS
 from sklearn.exceptions import NotFittedError
 
@@ -26,14 +27,6 @@ def _data(cls, c=3, seed=0):
     return X, y
 
 
-def _outputs(est, X):
-    if isinstance(est, SBTClassifier):
-        return est.predict_proba(X)
-    if isinstance(est, SBTAnomalyDetector):
-        return est.score_samples(X)
-    return est.predict(X)
-
-
 def _fitted_state(est):
     """Attribute names and, for arrays and scalars, their values."""
     return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(est).items()}
@@ -45,7 +38,7 @@ def _fitted_state(est):
 def test_interrupted_refit_keeps_the_old_model(cls, stage, monkeypatch):
     X3, y3 = _data(cls, c=3)
     est = cls(**INIT_PARAMS[cls]).fit(X3, y3)
-    before, out_before, net_before = _fitted_state(est), _outputs(est, X3[:20]), est.net_
+    before, out_before, net_before = _fitted_state(est), main_output(est, X3[:20]), est.net_
     X5, y5 = _data(cls, c=5, seed=1)
 
     def interrupt(self, *args, **kwargs):
@@ -63,7 +56,7 @@ def test_interrupted_refit_keeps_the_old_model(cls, stage, monkeypatch):
     for key, value in before.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(after[key], value)
-    np.testing.assert_array_equal(_outputs(est, X3[:20]), out_before)
+    np.testing.assert_array_equal(main_output(est, X3[:20]), out_before)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
@@ -80,7 +73,7 @@ def test_interrupted_first_fit_leaves_an_unfitted_estimator(cls, monkeypatch):
         est.fit(X, y)
     assert vars(est) == params
     with pytest.raises(NotFittedError):
-        _outputs(est, X)
+        main_output(est, X)
 
 
 def test_failed_refit_after_validation_keeps_the_old_model():
@@ -147,9 +140,9 @@ def test_output_overflow_is_a_clear_error_naming_the_window(cls):
     bad[4, 0, -1] = 1e30  # finite float32; standardised and embedded it is not
     assert np.isfinite(bad).all()
     with pytest.raises(ValueError, match=r"not finite for 1 window\(s\) \(first indices \[4\]\)"):
-        _outputs(est, bad)
+        main_output(est, bad)
     # the other windows still predict
-    assert np.isfinite(_outputs(est, np.delete(bad, 4, axis=0))).all()
+    assert np.isfinite(main_output(est, np.delete(bad, 4, axis=0))).all()
 
 
 def test_detector_scores_extreme_values_as_anomalies():
