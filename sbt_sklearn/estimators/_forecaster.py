@@ -271,18 +271,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         """Validate y without copying float arrays; return (y as (n, C) array, was_1d)."""
         if y is None:
             raise ValueError("SBTForecaster requires y to be passed, but the target y is None")
-        if isinstance(y, (pd.DataFrame, pd.Series)):
-            y = y.to_numpy()
-        y = np.asarray(y)
-        if y.dtype.kind == "c":
-            raise ValueError("Complex data not supported: y must be real")
-        if y.dtype.kind not in "biuf":
-            try:
-                y = y.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"y must be numeric; could not convert {y.dtype} values: {exc}") from exc
-        elif y.dtype.kind != "f":
-            y = y.astype(np.float64)
+        y = as_real_array(y, name="y")  # float arrays as they are; complex or non-numeric data raise
         if y.ndim == 2 and y.shape[1] == 1 and two_d_X:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected (2-D X holds univariate "
