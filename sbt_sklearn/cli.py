@@ -66,6 +66,7 @@ def export_c(model, directory, *, name="sbt_model", max_steps=None, print_fn=pri
     file, a bad name or an estimator the C export does not cover.
     """
     from .compression import SBTFileError
+    from .compression._c_export import UNBOUNDED_STEPS
     from .estimators._base import SBTBase
 
     try:
@@ -74,7 +75,7 @@ def export_c(model, directory, *, name="sbt_model", max_steps=None, print_fn=pri
     except (OSError, SBTFileError, ValueError, NotImplementedError) as exc:
         print_fn(f"sbt-sklearn export-c: error: {exc}")
         return 2
-    bound = "any length" if info["max_steps"] >= 2**31 - 2 else f"up to {info['max_steps']} rows"
+    bound = "any length" if info["max_steps"] == UNBOUNDED_STEPS else f"up to {info['max_steps']} rows"
     print_fn(f"wrote {info['source']} and {info['header']} ({type(est).__name__}; flash {info['flash_bytes']:,} "
              f"bytes of tables, RAM {info['ram_bytes']:,} bytes; windows of {bound})")
     return 0
