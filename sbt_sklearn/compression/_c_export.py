@@ -313,15 +313,16 @@ def _output_code(output_mode: str, name: str, n_channels: int, n_out: int, base_
     if output_mode == "softmax":
         lines += [
             "    {",
-            "        double mx = raw[0], sum = 0.0;",
+            "        float mx = raw[0], sum = 0.0f;",
             f"        for (c = 1; c < {n_out}; ++c) {{",
             "            mx = raw[c] > mx ? raw[c] : mx;",
             "        }",
             f"        for (c = 0; c < {n_out}; ++c) {{",
-            "            sum += exp((double)raw[c] - mx);",
+            "            out[c] = expf(raw[c] - mx);",
+            "            sum += out[c];",
             "        }",
             f"        for (c = 0; c < {n_out}; ++c) {{",
-            "            out[c] = (float)(exp((double)raw[c] - mx) / sum);",
+            "            out[c] /= sum;",
             "        }",
             "    }",
         ]

@@ -2,7 +2,8 @@
  * SBT inference runtime (written by sbt_sklearn's C export; the same for every model).
  *
  * The generated file defines SBT_USE_STEP_T, SBT_USE_FULL and SBT_USE_BASE (0 or 1) before this part.
- * C99, no heap, nothing beyond <math.h> and <stdint.h> (plus <stddef.h> for NULL and size_t).
+ * C99, no heap, nothing beyond <math.h> and <stdint.h> (plus <stddef.h> for NULL and size_t); single
+ * precision in the network (a Cortex-M4 FPU has no double), double only for a few sums per output.
  * Sparse-binary layers stay bits: a mask bit per weight and a sign bit per kept weight, one float
  * gain per layer; y_o = gain * (sum of kept x_i with positive sign - sum with negative sign).
  * ------------------------------------------------------------------------------------------- */
@@ -143,12 +144,14 @@ static void sbt_embed(const sbt_net_t *net, const float *row, int32_t t, float *
             z[i] += p[i];
         }
     } else {
-        const double step = -log(10000.0) / (double)net->d;
+        /* single precision throughout (no soft-float double on a Cortex-M4): the frequencies
+         * exp(-2i log(10000) / d), then sin and cos of t times each */
+        const float step = -logf(10000.0f) / (float)net->d;
         for (i = 0; 2 * i < net->d; ++i) {
-            double angle = (double)t * exp((double)(2 * i) * step);
-            z[2 * i] += (float)sin(angle);
+            const float angle = (float)t * expf((float)(2 * i) * step);
+            z[2 * i] += sinf(angle);
             if (2 * i + 1 < net->d) {
-                z[2 * i + 1] += (float)cos(angle);
+                z[2 * i + 1] += cosf(angle);
             }
         }
     }
