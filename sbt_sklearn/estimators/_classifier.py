@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -43,6 +45,9 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         Number of input channels.
     n_timesteps_ : int
         Longest series seen in fit.
+    patch_len_ : int
+        Steps per token of the network (``patch_len``, resolved from ``n_timesteps_`` when
+        ``"auto"``).
     scaler_mean_, scaler_scale_ : ndarray of shape (n_channels,)
         Per-channel standardisation learned in fit.
     seed_ : int
@@ -82,6 +87,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
     _parameter_constraints: dict = {
         **SBTBase._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "patch_len": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -96,16 +102,17 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         attention="qkv_mask",
         norm="batch",
         pos_encoding="fixed",
+        patch_len="auto",
         topk_scope="layer",
         pals=False,
         pals_lambda=1.1,
         pals_gamma=1.1,
         pals_interval=20,
         p_max=0.9,
-        max_epochs=100,
+        max_epochs="auto",
         batch_size=32,
         lr="auto",
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         class_weight=None,
@@ -125,6 +132,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         self.attention = attention
         self.norm = norm
         self.pos_encoding = pos_encoding
+        self.patch_len = patch_len
         self.topk_scope = topk_scope
         self.pals = pals
         self.pals_lambda = pals_lambda
@@ -160,6 +168,10 @@ class SBTClassifier(ClassifierMixin, SBTBase):
 
     @staticmethod
     def _make_batch(x, y, pad):
+        if pad is not None:  # series are right-padded: drop the steps every series of the batch pads
+            observed = torch.nonzero(~pad.all(dim=0))
+            last = int(observed.max()) + 1 if observed.numel() else 1
+            x, pad = x[:, :last], pad[:, :last]
         inputs = {"x": x} if pad is None else {"x": x, "padding_mask": pad}
         return inputs, y
 
@@ -209,9 +221,11 @@ class SBTClassifier(ClassifierMixin, SBTBase):
                 if isinstance(self.class_weight, str) else \
                 np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
             criterion_kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
-        max_len = max(self.n_timesteps_, 512 if self.pos_encoding == "learnable" else 1)
+        self.patch_len_ = auto_patch_len(self.n_timesteps_) if self.patch_len == "auto" else int(self.patch_len)
+        n_tokens = -(-self.n_timesteps_ // self.patch_len_)
+        max_len = max(n_tokens, 512 if self.pos_encoding == "learnable" else 1)
         kwargs = self._module_kwargs(model_seed, max_len=max_len)
-        kwargs.update(n_channels=self.n_channels_, n_classes=len(self.classes_))
+        kwargs.update(n_channels=self.n_channels_, n_classes=len(self.classes_), patch_len=self.patch_len_)
         return self._train(SBTClassificationNet, kwargs, torch.nn.CrossEntropyLoss, dataset, None,
                            shuffle_rng, criterion_kwargs)
 
@@ -259,6 +273,23 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.poor_score = True  # a windowed transformer is not built for tabular toy data
         return tags
+
+
+#: ``patch_len="auto"`` keeps at most this many tokens per series: per-step tokens up to this
+#: length, patches of ``ceil(T / AUTO_MAX_TOKENS)`` steps beyond it
+AUTO_MAX_TOKENS = 32
+
+
+def auto_patch_len(n_timesteps: int) -> int:
+    """Steps per token that ``patch_len="auto"`` chooses for series of ``n_timesteps`` steps.
+
+    Examples
+    --------
+    >>> from sbt_sklearn.estimators._classifier import auto_patch_len
+    >>> [auto_patch_len(t) for t in (24, 32, 33, 150, 1460)]
+    [1, 1, 2, 5, 46]
+    """
+    return max(1, -(-int(n_timesteps) // AUTO_MAX_TOKENS))
 
 
 def _stratified_split(y, fraction, rng):

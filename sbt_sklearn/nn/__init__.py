@@ -7,7 +7,7 @@ from ._attention import ATTENTION_MODES, SparseMultiheadAttention
 from ._biprop import SparseBinaryLinear
 from ._encoder import PositionalEncoding, SBTEncoder, SBTEncoderLayer, sparse_layers
 from ._masks import qkv_activation_masks, step_t_mask
-from ._networks import SBTClassificationNet, SBTLastStepNet
+from ._networks import SBTClassificationNet, SBTLastStepNet, patch_tokens
 from ._norm import NORMS, MaskedBatchNorm
 from ._rng import stable_uniform
 
@@ -22,6 +22,7 @@ __all__ = [
     "SBTLastStepNet",
     "SparseBinaryLinear",
     "SparseMultiheadAttention",
+    "patch_tokens",
     "qkv_activation_masks",
     "sparse_layers",
     "stable_uniform",

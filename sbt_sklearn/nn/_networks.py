@@ -11,7 +11,42 @@ from ..sparsity import biprop_weights
 from ._biprop import SparseBinaryLinear
 from ._encoder import SBTEncoder, sparse_layers, update_global_topk_
 
-__all__ = ["SBTClassificationNet", "SBTLastStepNet"]
+__all__ = ["SBTClassificationNet", "SBTLastStepNet", "patch_tokens"]
+
+
+def patch_tokens(x: torch.Tensor, padding_mask: torch.Tensor | None, patch_len: int):
+    """Group every ``patch_len`` consecutive steps of ``x`` (B, T, C) into one token.
+
+    Returns ``(tokens, token_mask)``: tokens (B, ceil(T / P), P * C) hold the steps of a patch
+    one after another (step-major, so a token is P contiguous rows of the (T, C) series), and
+    the last patch is completed with zeros (a standardised series' mean). A token is padding
+    only where all its steps are: a series of length L has ceil(L / P) valid tokens whatever
+    the length it is padded to, so padding never changes a prediction. ``patch_len=1`` returns
+    the inputs unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sbt_sklearn.nn import patch_tokens
+    >>> x = torch.arange(10.0).reshape(1, 5, 2)  # 5 steps, 2 channels
+    >>> tokens, mask = patch_tokens(x, torch.tensor([[False, False, False, True, True]]), 2)
+    >>> tokens[0].tolist()
+    [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0, 0.0, 0.0]]
+    >>> mask.tolist()
+    [[False, False, True]]
+    """
+    if patch_len == 1:
+        return x, padding_mask
+    b, t, c = x.shape
+    extra = (-t) % patch_len
+    if extra:
+        x = torch.nn.functional.pad(x, (0, 0, 0, extra))
+        if padding_mask is not None:
+            padding_mask = torch.nn.functional.pad(padding_mask, (0, extra), value=True)
+    x = x.reshape(b, -1, patch_len * c)
+    if padding_mask is not None:
+        padding_mask = padding_mask.reshape(b, -1, patch_len).all(dim=-1)
+    return x, padding_mask
 
 
 class _SBTNet(nn.Module):
@@ -89,6 +124,9 @@ class SBTClassificationNet(_SBTNet):
         Input channels.
     n_classes : int
         Number of classes.
+    patch_len : int, default=1
+        Steps per token (:func:`patch_tokens`); the embedding takes ``patch_len * n_channels``
+        inputs and ``max_len`` counts tokens.
     **kwargs
         Encoder hyperparameters, see :class:`SBTEncoder`.
 
@@ -104,16 +142,20 @@ class SBTClassificationNet(_SBTNet):
     def __init__(self, n_channels: int, n_classes: int, *, d: int = 64, n_heads: int = 2, n_layers: int = 2,
                  d_ff: int = 256, p: float = 0.5, binary: bool = True, attention: str = "qkv_mask",
                  norm: str = "batch", pos_encoding: str = "fixed", max_len: int = 512,
-                 topk_scope: str = "layer", seed: int = 0) -> None:
-        super().__init__(n_channels, n_classes, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, p=p,
-                         binary=binary, attention=attention, norm=norm, pos_encoding=pos_encoding,
+                 topk_scope: str = "layer", seed: int = 0, patch_len: int = 1) -> None:
+        if int(patch_len) < 1:
+            raise ValueError(f"patch_len must be >= 1; got {patch_len}")
+        super().__init__(n_channels * int(patch_len), n_classes, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff,
+                         p=p, binary=binary, attention=attention, norm=norm, pos_encoding=pos_encoding,
                          max_len=max_len, topk_scope=topk_scope, seed=seed)
+        self.patch_len = int(patch_len)
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for windows ``x`` (B, T, m); ``padding_mask`` (B, T) is True at padded steps."""
         self._before_forward()
+        x, padding_mask = patch_tokens(x, padding_mask, self.patch_len)  # (B, tokens, P * m)
         with self._fused_biprop():
-            z = self.encoder(x, padding_mask)  # (B, T, d)
+            z = self.encoder(x, padding_mask)  # (B, tokens, d)
             if padding_mask is None:
                 pooled = z.mean(dim=1)
             else:
