@@ -75,10 +75,10 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         "pals_gamma": [Interval(Real, 1, None, closed="neither")],
         "pals_interval": [Interval(Integral, 1, None, closed="left")],
         "p_max": [Interval(Real, 0, 1, closed="both")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "missing": [StrOptions({"raise", "interpolate"})],
@@ -100,7 +100,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             raise ValueError(f"d={self.d} must be divisible by n_heads={self.n_heads}")
         if self.pals and not self.binary and self.p > 0:
             raise ValueError("PALS on the dense twin (binary=False) starts dense, as published: pass p=0")
-        if self.pals and self.early_stopping:
+        if self.pals and self.early_stopping is True:
             raise ValueError("pals=True keeps the checkpoint with the best validation loss already; "
                              "do not combine it with early_stopping=True")
 
@@ -185,11 +185,46 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             return dataset, None
         return dataset.subset(train_idx), dataset.subset(valid_idx)
 
+    #: ``max_epochs="auto"``: enough epochs for this many optimizer steps, within the bounds below
+    _AUTO_STEPS, _AUTO_MIN_EPOCHS, _AUTO_MAX_EPOCHS = 1000, 100, 500
+    #: ``early_stopping="auto"`` holds out a validation set only from this many training samples
+    _AUTO_EARLY_STOPPING_MIN = 1000
+
+    def _training_budget(self, n_samples: int) -> tuple[int, bool]:
+        """(epochs, early stopping) for a training set of ``n_samples``, resolving the ``"auto"`` values.
+
+        ``max_epochs="auto"``: ``ceil(1000 / batches per epoch)`` epochs, at least 100 and at most
+        500, so that a small set gets about 1,000 optimizer steps and a large one 100 epochs.
+        ``early_stopping="auto"``: on from 1,000 training samples (the hold-out then has 100 or
+        more), off below, where holding out a few series and stopping on their noisy loss costs
+        more accuracy than it saves time. PALS keeps its own best checkpoint: no early stopping.
+        """
+        seen = int(n_samples)
+        cap = getattr(self, "max_windows_per_epoch", None)  # the forecaster's windows per epoch
+        if cap is not None:
+            seen = min(seen, int(np.ceil(cap * seen)) if isinstance(cap, float) else int(cap))
+        per_epoch = max(1, -(-seen // int(self.batch_size)))
+        epochs = self.max_epochs
+        if epochs == "auto":
+            epochs = int(np.clip(-(-self._AUTO_STEPS // per_epoch), self._AUTO_MIN_EPOCHS, self._AUTO_MAX_EPOCHS))
+        early = self.early_stopping
+        if early == "auto":
+            early = not self.pals and n_samples >= self._AUTO_EARLY_STOPPING_MIN
+        return int(epochs), bool(early)
+
+    def _budget(self) -> tuple[int, bool]:
+        """The budget of the fit in progress (set by :meth:`_train`), else the explicit values."""
+        budget = getattr(self, "_fit_budget", None)
+        if budget is not None:
+            return budget
+        return (100 if self.max_epochs == "auto" else int(self.max_epochs), self.early_stopping is True)
+
     def _callbacks(self, valid_ds) -> list:
-        cbs = [("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs))]
+        epochs, early = self._budget()
+        cbs = [("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))]
         if self._clip_grad_norm:
             cbs.append(("clip", GradientNormClipping(self._clip_grad_norm)))
-        if self.early_stopping and valid_ds is not None:
+        if early and valid_ds is not None:
             cbs.append(("early_stopping", EarlyStopping(patience=self.n_iter_no_change, load_best=True)))
         if self.pals and valid_ds is not None:
             if len(valid_ds) > self._pals_max_validation:  # the most recent windows
@@ -209,14 +244,14 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             criterion=criterion,
             optimizer=torch.optim.Adam,
             lr=self._lr(),
-            max_epochs=self.max_epochs,
+            max_epochs=self._budget()[0],
             batch_size=self.batch_size,
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
             iterator_train__seed=shuffle_rng,
             iterator_train__max_samples=getattr(self, "max_windows_per_epoch", None),
             iterator_valid=BatchLoader,
-            train_split=predefined_split(valid_ds) if valid_ds is not None and self.early_stopping else None,
+            train_split=predefined_split(valid_ds) if valid_ds is not None and self._budget()[1] else None,
             callbacks=self._callbacks(valid_ds),
             device=device or self._resolve_device(),
             verbose=int(self.verbose),
@@ -230,10 +265,14 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         Without an explicit ``valid_ds``, early stopping and PALS hold out part of ``train_ds``
         (see :meth:`_holdout_indices`).
         """
-        if valid_ds is None and (self.early_stopping or self.pals):
-            train_ds, valid_ds = self._validation_split(train_ds)
-        self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
-        self.net_.fit(train_ds, y=None)
+        self._fit_budget = self._training_budget(len(train_ds))
+        try:
+            if valid_ds is None and (self._fit_budget[1] or self.pals):
+                train_ds, valid_ds = self._validation_split(train_ds)
+            self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
+            self.net_.fit(train_ds, y=None)
+        finally:
+            del self._fit_budget
         _check_trained(self.net_)
         _warn_if_undertrained(self, self.net_)
         # predefined_split holds the validation windows: drop it so that pickling a fitted model
@@ -267,7 +306,8 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         activations of one layer, ``T * (C + 6 d + 2 d_ff)`` floats (input, Q, K, V, attention
         output, residual, the feed-forward's hidden layer twice).
         """
-        t = int(n_timesteps)
+        patch = int(getattr(self, "patch_len_", 1))  # the classifier's steps per token
+        t, n_channels = -(-int(n_timesteps) // patch), int(n_channels) * patch
         keys = 1 if self._step_t_is_linear and self.attention == "step_t" else t
         return 4 * (3 * self.n_heads * t * keys + t * (int(n_channels) + 6 * self.d + 2 * self.d_ff))
 
@@ -276,10 +316,11 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         per_window = self._window_bytes(n_channels, n_timesteps)
         return int(np.clip(self._predict_max_bytes // per_window, 1, self._predict_max_batch))
 
-    def _predict_batches(self, ds):
+    def _predict_batches(self, ds, positions=None):
         """Yield (network output on the CPU, batch target) for ``ds`` in order: eval mode, no
         autograd, batches sized from the memory the network allocates for them (one batch is the
-        only copy of the windows ever made).
+        only copy of the windows ever made). ``positions`` (optional) gives each window's
+        position in the caller's data, for error messages.
 
         Raises
         ------
@@ -292,13 +333,24 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         start = 0
         for inputs, target in BatchLoader(ds, batch_size=batch):
             out = self.net_.evaluation_step((inputs, None), training=False).to("cpu")
-            _check_output(self, out, target, inputs, start)
+            _check_output(self, out, target, inputs, start, positions)
             start += out.shape[0]
             yield out, target
 
     def _forward(self, ds) -> torch.Tensor:
-        """Network outputs for a whole dataset, on the CPU."""
-        return torch.cat([out for out, _ in self._predict_batches(ds)])
+        """Network outputs for a whole dataset, on the CPU, in the dataset's order.
+
+        An unequal-length panel is run shortest series first, so that each batch pads only to
+        its own longest series (the padding never changes an output).
+        """
+        lengths = ds.lengths()
+        if lengths is None:
+            return torch.cat([out for out, _ in self._predict_batches(ds)])
+        order = np.argsort(lengths, kind="stable")
+        out = torch.cat([out for out, _ in self._predict_batches(ds.subset(order), positions=order)])
+        result = torch.empty_like(out)
+        result[torch.from_numpy(order)] = out
+        return result
 
     @property
     def module_(self) -> torch.nn.Module:
@@ -348,7 +400,7 @@ def _warn_if_undertrained(estimator, net) -> None:
             ConvergenceWarning, stacklevel=4)
 
 
-def _check_output(estimator, out, target, inputs, start: int) -> None:
+def _check_output(estimator, out, target, inputs, start: int, positions=None) -> None:
     """Raise a clear error where an inference batch's output (or level) is not finite."""
     finite = torch.isfinite(out).reshape(out.shape[0], -1).all(dim=1)
     if isinstance(target, torch.Tensor) and target.is_floating_point() and target.shape[:1] == out.shape[:1]:
@@ -356,6 +408,7 @@ def _check_output(estimator, out, target, inputs, start: int) -> None:
     if bool(finite.all()):
         return
     rows = (torch.nonzero(~finite).flatten() + start).tolist()
+    rows = rows if positions is None else sorted(int(positions[r]) for r in rows)
     x = inputs["x"] if isinstance(inputs, dict) else inputs
     peak = float(x[~finite.to(x.device)].abs().max()) if x.numel() else float("nan")
     raise ValueError(

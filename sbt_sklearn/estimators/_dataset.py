@@ -31,6 +31,12 @@ class WindowDataset(torch.utils.data.Dataset):
         return WindowDataset(self.X, self.y, self.padding_mask, mean=self.mean, scale=self.scale,
                              make_batch=self.make_batch, indices=self.indices[np.asarray(indices)])
 
+    def lengths(self) -> np.ndarray | None:
+        """Observed steps of every window (right-padded panels), or None when none is padded."""
+        if self.padding_mask is None:
+            return None
+        return np.asarray(self.padding_mask.shape[1] - np.asarray(self.padding_mask)[self.indices].sum(axis=1))
+
     def __getitem__(self, i):
         return self.get_batch(np.asarray([i]))
 
@@ -55,7 +61,15 @@ class BatchLoader:
     every epoch sees a new order. ``max_samples`` (an int, a fraction of the dataset, or None for
     all) makes every epoch visit a fresh random subset of that many windows. skorch builds it
     through ``iterator_train`` / ``iterator_valid``.
+
+    Unequal-length panels are bucketed when shuffling: the shuffled order is cut into chunks of
+    :attr:`bucket_batches` batches, each chunk is sorted by series length before it is cut into
+    batches, and the batches are visited in random order. A batch then pads only to its own
+    longest series (the classifier trims the rest) instead of the panel's.
     """
+
+    #: batches per bucketing chunk (larger: batches of more similar lengths, less random batches)
+    bucket_batches = 8
 
     def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False, max_samples=None,
                  **_ignored):
@@ -83,5 +97,14 @@ class BatchLoader:
         else:
             order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         stop = m - m % self.batch_size if self.drop_last and m >= self.batch_size else m
-        for start in range(0, stop, self.batch_size):
+        starts = np.arange(0, stop, self.batch_size)
+        lengths = self.dataset.lengths() if self.shuffle and hasattr(self.dataset, "lengths") else None
+        if lengths is not None:
+            chunk = self.batch_size * self.bucket_batches
+            order = order.copy()
+            for at in range(0, len(order), chunk):
+                part = order[at : at + chunk]
+                order[at : at + chunk] = part[np.argsort(lengths[part], kind="stable")]
+            starts = self.rng.permutation(starts)
+        for start in starts:
             yield self.dataset.get_batch(order[start : start + self.batch_size])
