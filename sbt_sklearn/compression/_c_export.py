@@ -188,15 +188,17 @@ def c_sources(net, *, name: str, mean, scale, input_mode: str, output_mode: str,
     max_steps = int(max_steps)
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1; got {max_steps}")
-    rows = max_steps + extra  # network rows
+    patch = int(getattr(net, "patch_len", 1))  # steps per token (the classifier's patch tokens)
+    rows = -(-(max_steps + extra) // patch)  # network rows (tokens)
     if enc.pos.learnable and rows > enc.pos.max_len:
         raise ValueError(f"max_steps={max_steps} needs {rows} positions but the learnable table has {enc.pos.max_len}")
-    n_channels = int(enc.embed.in_features)
+    n_inputs = int(enc.embed.in_features)  # a network row: patch rows of n_channels
+    n_channels = n_inputs // patch
     d, n_heads, n_layers = int(enc.d), int(enc.layers[0].attn.n_heads), len(enc.layers)
     d_ff = int(enc.layers[0].lin1.out_features)
     n_out = int(net.decoder.out_features)
     hid = max(d, d_ff)
-    work = (8 * d + hid + 2 * n_heads + n_channels) if streamed else (5 * rows * d + rows + d + hid + n_channels)
+    work = (8 * d + hid + 2 * n_heads + n_inputs) if streamed else (5 * rows * d + rows + d + hid + n_inputs)
 
     was_training = net.training
     net.eval()
@@ -235,10 +237,11 @@ def c_sources(net, *, name: str, mean, scale, input_mode: str, output_mode: str,
 
     net_init = (f"static const sbt_layer_t {name}_layers[{max(1, n_layers)}] = {{\n    "
                 + ",\n    ".join(layers or ["{0}"]) + "\n};\n"
-                f"static const sbt_net_t {name}_net = {{{n_channels}, {d}, {n_heads}, {n_layers}, {d_ff}, {n_out}, "
+                f"static const sbt_net_t {name}_net = {{{n_inputs}, {d}, {n_heads}, {n_layers}, {d_ff}, {n_out}, "
                 f"{_ATTENTION[attention]}, {rows}, {embed}, {pos}, {name}_layers, {decoder}, {gate}}};")
-    forward = (f"sbt_forward_step_t(&{name}_net, n, sbt_input_row, &in, {name}_work, raw);" if streamed else
-               f"sbt_forward_full(&{name}_net, n, sbt_input_row, &in, {0 if last_step else 1}, {name}_work, raw);")
+    rows_fn, rows_ctx = ("sbt_patch_row", "&tokens") if patch > 1 else ("sbt_input_row", "&in")
+    forward = (f"sbt_forward_step_t(&{name}_net, n, {rows_fn}, {rows_ctx}, {name}_work, raw);" if streamed else
+               f"sbt_forward_full(&{name}_net, n, {rows_fn}, {rows_ctx}, {0 if last_step else 1}, {name}_work, raw);")
     base_tables = (base_w_t, base_b_t) if base_lags else None
     out_lines = _output_code(output_mode, name, n_channels, n_out, base_tables, base_lags, cw)
     source = "\n".join([
@@ -251,6 +254,7 @@ def c_sources(net, *, name: str, mean, scale, input_mode: str, output_mode: str,
         f"#define SBT_USE_STEP_T {int(streamed)}",
         f"#define SBT_USE_FULL {int(not streamed)}",
         f"#define SBT_USE_BASE {int(base is not None)}",
+        f"#define SBT_PATCH {patch}",
         "",
         _runtime(),
         "/* ---- the model ---------------------------------------------------------------------- */",
@@ -264,6 +268,7 @@ def c_sources(net, *, name: str, mean, scale, input_mode: str, output_mode: str,
         f"int {name}_predict(const float *x, int32_t n_steps, int32_t start, int32_t capacity, float *out)",
         "{",
         "    sbt_input_t in;",
+        *(["    sbt_patch_input_t tokens;"] if patch > 1 else []),
         f"    float *raw = {name}_raw;",
         "    int32_t n, c;",
         "    if (x == NULL || out == NULL) {",
@@ -286,6 +291,8 @@ def c_sources(net, *, name: str, mean, scale, input_mode: str, output_mode: str,
         f"    in.last = {name}_last;",
         f"    sbt_std_row(&in, n_steps - 1, {name}_last);",
         f"    n = n_steps + {extra};",
+        *([f"    n = (n + {patch - 1}) / {patch};", "    tokens.in = &in;", f"    tokens.patch = {patch};"]
+          if patch > 1 else []),
         f"    {forward}",
         *out_lines,
         "    return 0;",

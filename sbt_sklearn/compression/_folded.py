@@ -216,6 +216,9 @@ class FoldedSBT(nn.Module):
         anomaly detector with ``rarity="marginal"`` (channel indices, histogram edges and tail
         knots, see :mod:`sbt_sklearn.anomaly._typicality`); the output is then minus the
         combined anomaly score instead of minus the weighted error.
+    patch_len : int, default=1
+        Steps per token (:func:`~sbt_sklearn.nn.patch_tokens`): the embedding takes
+        ``patch_len * C`` inputs and ``pos`` has a row per token.
 
     Examples
     --------
@@ -233,7 +236,8 @@ class FoldedSBT(nn.Module):
                  mean: Optional[torch.Tensor] = None, scale: Optional[torch.Tensor] = None,
                  input_mode: str = "none", output_mode: str = "raw",
                  channel_weights: Optional[torch.Tensor] = None, base_weight: Optional[torch.Tensor] = None,
-                 base_bias: Optional[torch.Tensor] = None, rarity: Optional[tuple] = None) -> None:
+                 base_bias: Optional[torch.Tensor] = None, rarity: Optional[tuple] = None,
+                 patch_len: int = 1) -> None:
         super().__init__()
         if head not in ("mean", "last"):
             raise ValueError(f"head must be 'mean' or 'last', got {head!r}")
@@ -245,7 +249,8 @@ class FoldedSBT(nn.Module):
         self.decoder = decoder
         self.head = head
         self.raw_input = mean is not None
-        c = embed.weight.shape[1]
+        self.patch_len = int(patch_len)
+        c = embed.weight.shape[1] // self.patch_len
         self.register_buffer("mean", torch.zeros(c) if mean is None else mean.to(torch.float32))
         self.register_buffer("scale", torch.ones(c) if scale is None else scale.to(torch.float32))
         self.register_buffer("mean64", self.mean.to(torch.float64))
@@ -253,7 +258,7 @@ class FoldedSBT(nn.Module):
         cw = torch.ones(decoder.weight.shape[0]) if channel_weights is None else channel_weights
         self.register_buffer("channel_weights", cw.to(torch.float64))
         self.input_mode, self.output_mode = input_mode, output_mode
-        self.max_len = int(pos.shape[0])
+        self.max_len = int(pos.shape[0]) * self.patch_len  # steps
         self.base_lags = 0 if base_weight is None else int(base_weight.shape[0]) // c
         self.register_buffer("base_weight", torch.zeros(0, 0) if base_weight is None else base_weight.float())
         self.register_buffer("base_bias", torch.zeros(0) if base_bias is None else base_bias.float())
@@ -269,7 +274,8 @@ class FoldedSBT(nn.Module):
         # B_t = (I + W_vo)(b_e + pos_t) + b_vo: one (C, d) product per step instead of the
         # (d, d) one (formed in float64), when there are no more channels than model dimensions.
         first = self.layers[0] if len(self.layers) > 0 else None
-        self.fuse_first = first is not None and fuses_first_layer(first.attn.mode, first.last_only, c, pos.shape[1])
+        self.fuse_first = first is not None and fuses_first_layer(first.attn.mode, first.last_only,
+                                                                   embed.weight.shape[1], pos.shape[1])
         fw, fb = torch.zeros(0, 0), torch.zeros(0, 0)
         if self.fuse_first:
             with torch.no_grad():
@@ -297,6 +303,11 @@ class FoldedSBT(nn.Module):
             x = torch.cat([x, x.new_zeros(b, 1, c)], dim=1)
         elif self.input_mode == "zero_last":
             x = torch.cat([x[:, :-1], x.new_zeros(b, 1, c)], dim=1)
+        if self.patch_len > 1:  # as nn.patch_tokens without a mask, written out for TorchScript
+            short = (-x.shape[1]) % self.patch_len
+            if short:
+                x = torch.nn.functional.pad(x, (0, 0, 0, short))
+            x = x.reshape(b, -1, self.patch_len * c)  # (B, tokens, P * C): a patch's rows one after another
         t = x.shape[1]
         z = self.embed(x).add_(self.pos[:t])
         for i, layer in enumerate(self.layers):
@@ -370,8 +381,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
     net : SBTClassificationNet or SBTLastStepNet
         The trained network (its current masks and gains are folded; it is not modified).
     max_len : int or None, default=None
-        Longest window the folded model accepts (positional table and Q/K/V masks); defaults to
-        the network's ``max_len`` (or 512).
+        Longest window (steps) the folded model accepts (positional table and Q/K/V masks);
+        defaults to what the network's ``max_len`` (in tokens) covers.
     mean, scale : array-like or None, default=None
         Per-channel standardisation: the folded model then takes raw (B, C, T) windows.
     input_mode, output_mode : str, default="none", "raw"
@@ -414,7 +425,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
                 return _linear(w, b)
 
             enc = net.encoder
-            length = int(max_len or enc.pos.max_len)
+            patch = int(getattr(net, "patch_len", 1))
+            length = -(-int(max_len) // patch) if max_len else int(enc.pos.max_len)  # tokens
             if enc.pos.learnable:
                 length = min(length, enc.pos.max_len)
                 pos = enc.pos.table.detach().cpu().float()[:length]
@@ -439,7 +451,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
                                "last" if last_step else "mean", as_tensor(mean), as_tensor(scale), input_mode,
                                output_mode, as_tensor(channel_weights),
                                *(as_tensor(v) for v in (base if base is not None else (None, None))),
-                               None if rarity is None else tuple(torch.as_tensor(v) for v in rarity))
+                               None if rarity is None else tuple(torch.as_tensor(v) for v in rarity),
+                               patch_len=patch)
     finally:
         net.train(was_training)
     return folded.eval().requires_grad_(False)

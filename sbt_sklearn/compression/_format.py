@@ -1189,6 +1189,11 @@ def plan_network(module_name, kwargs) -> NetworkPlan:
     args = _network_args(module_name, kwargs)
     _check_network_args(args)
     c = _count_arg(args, "n_channels")
+    # the classifier's embedding takes patch_len rows of channels per token
+    c_in = c * _count_arg(args, "patch_len") if "patch_len" in args else c
+    if c_in > _MAX_DIM:
+        raise _bad(f"network arguments n_channels={c} and patch_len={args['patch_len']} make an embedding of "
+                   f"{c_in} inputs, more than {_MAX_DIM}")
     o = _count_arg(args, _NETWORKS[module_name][1])
     d, h, f = _count_arg(args, "d"), _count_arg(args, "n_heads"), _count_arg(args, "d_ff")
     n_layers, max_len = _count_arg(args, "n_layers", 1, MAX_LAYERS), _count_arg(args, "max_len")
@@ -1196,7 +1201,7 @@ def plan_network(module_name, kwargs) -> NetworkPlan:
         raise _bad(f"network argument d={d} is not divisible by n_heads={h}")
     binary, p = bool(args["binary"]), float(args["p"])
     dense = not binary and p == 0.0
-    shapes = [(d, c)] + n_layers * [(d, d), (d, d), (d, d), (d, d), (f, d), (d, f)] + [(o, d)]
+    shapes = [(d, c_in)] + n_layers * [(d, d), (d, d), (d, d), (d, d), (f, d), (d, f)] + [(o, d)]
     persistent = sum(_linear_bytes(out, inp, binary, dense) for out, inp in shapes)
     norm_bytes = {"batch": 16 * d + 8, "layer": 8 * d}.get(args["norm"], 0)
     qkv = 3 * max_len * (d // h) if args["attention"] == "qkv_mask" else 0  # a bool mask per attention layer

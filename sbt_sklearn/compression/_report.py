@@ -102,8 +102,8 @@ class CompressionReport:
     def __str__(self) -> str:
         d = self.to_dict()
         m = self.model
-        shape = ", ".join(f"{k}={m[k]}" for k in ("n_channels", "window", "d", "n_layers", "p", "attention", "norm")
-                          if k in m)
+        keys = ("n_channels", "window", "patch_len", "d", "n_layers", "p", "attention", "norm")
+        shape = ", ".join(f"{k}={m[k]}" for k in keys if k in m)
         lines = [f"Compression report: {m.get('estimator') or m.get('network')} ({shape})",
                  f"{'':34}{'SBT':>14}{'dense twin':>16}{'dense/SBT':>12}"]
 
@@ -164,7 +164,8 @@ def honest_flops(net: nn.Module, window: int) -> dict:
     net : SBTClassificationNet or SBTLastStepNet
         The network (its current masks are counted).
     window : int
-        Number of steps the network sees.
+        Number of steps the network sees (a network with patch tokens sees
+        ``ceil(window / patch_len)`` tokens).
 
     Returns
     -------
@@ -181,7 +182,7 @@ def honest_flops(net: nn.Module, window: int) -> dict:
     True
     """
     enc = net.encoder
-    T = int(window)
+    T = -(-int(window) // int(getattr(net, "patch_len", 1)))  # tokens: one per patch of steps
     last_step = isinstance(net, SBTLastStepNet)
     t = dict.fromkeys(("embedding", "pos_encoding", "projections", "attention", "softmax", "feed_forward",
                        "norms", "head"), 0)
@@ -322,7 +323,8 @@ def _paper_numbers(spec: ArchSpec, module_kwargs: dict, binary: bool) -> dict:
 def dense_twin(net: nn.Module, module_kwargs: dict) -> nn.Module:
     """The FP32 twin of ``net``: same class and shape, ``binary=False``, ``p=0``, full attention."""
     kwargs = dict(module_kwargs, binary=False, p=0.0, attention="full")
-    n_in, n_out = net.encoder.embed.in_features, net.decoder.out_features
+    n_in = net.encoder.embed.in_features // int(getattr(net, "patch_len", 1))
+    n_out = net.decoder.out_features
     return type(net)(n_in, n_out, **{k: v for k, v in kwargs.items() if k not in ("n_channels", "n_classes",
                                                                                   "n_outputs")}).eval()
 
@@ -345,7 +347,8 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
     module_kwargs : dict
         The keyword arguments it was built with (``d``, ``n_layers``, ``norm``, ``attention``...).
     window : int
-        Number of steps the network sees per sample.
+        Number of steps the network sees per sample (with patch tokens, the counts are for
+        ``ceil(window / patch_len)`` tokens).
     task : {"classification", "forecast", "anomaly"}
         Task (selects the paper's dense baseline).
     file_bytes : int or None, default=None
@@ -381,7 +384,8 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
             if hasattr(net, "_before_forward"):
                 net._before_forward()  # global top-k: current keep counts
             binary = any(isinstance(m, SparseBinaryLinear) and m.binary for m in net.modules())
-            spec = _paper_spec(module_kwargs, net, window, task)
+            tokens = -(-int(window) // int(getattr(net, "patch_len", 1)))
+            spec = _paper_spec(module_kwargs, net, tokens, task)  # a token's inputs are its channels
             paper = _paper_numbers(spec, module_kwargs, binary)
             twin = dense_twin(net, module_kwargs)
             ours_c, twin_c = honest_counts(net), honest_counts(twin)
@@ -404,7 +408,9 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
                                  "dense": {k: v for k, v in twin_f.items() if k != "total"}}
     model = {
         "estimator": estimator, "network": type(net).__name__, "task": task,
-        "n_channels": spec.n_channels, "n_outputs": spec.n_outputs, "window": int(window), "d": spec.d,
+        "n_channels": int(net.encoder.embed.in_features) // int(getattr(net, "patch_len", 1)),
+        "n_outputs": spec.n_outputs, "window": int(window), "patch_len": int(getattr(net, "patch_len", 1)),
+        "d": spec.d,
         "n_heads": spec.n_heads, "n_layers": spec.n_layers, "d_ff": spec.d_ff,
         "p": round(1.0 - spec.keep, 12), "binary": binary, "attention": spec.attention,
         "norm": module_kwargs.get("norm"), "pos_encoding": spec.pos_encoding,

@@ -208,6 +208,11 @@ def _tail(name, value, ctx):
         raise _bad(name, "must hold at least 2 knots with increasing values")
 
 
+def _patch_len(name, value, ctx):
+    if _int(name, value, 1) != int(ctx.plan.kwargs.get("patch_len", 1)):
+        raise _bad(name, f"is {value}, but the network's tokens hold {ctx.plan.kwargs.get('patch_len', 1)} step(s)")
+
+
 def _offset(name, value, ctx):
     if "threshold_" in ctx.values and _finite(name, value) != -float(ctx.values["threshold_"]):
         raise _bad(name, "must be minus threshold_")
@@ -230,7 +235,7 @@ _COMMON = {
 
 #: per estimator class: attribute name -> check, in the order they are checked
 FILE_ATTRIBUTES = {
-    "SBTClassifier": {**_COMMON, "classes_": _classes},
+    "SBTClassifier": {**_COMMON, "classes_": _classes, "patch_len_": _patch_len},
     "SBTForecaster": {**_COMMON, "_y_1d": _y_1d, "base_lags_": _base_lags, "base_alpha_": _base_alpha,
                       "base_coef_": _base_coef, "base_intercept_": _base_intercept},
     "SBTAnomalyDetector": {**_COMMON, "channel_weights_": _channel_weights, "rarity_channels_": _rarity_channels,

@@ -1,7 +1,8 @@
 /* ---------------------------------------------------------------------------------------------
  * SBT inference runtime (written by sbt_sklearn's C export; the same for every model).
  *
- * The generated file defines SBT_USE_STEP_T, SBT_USE_FULL and SBT_USE_BASE (0 or 1) before this part.
+ * The generated file defines SBT_USE_STEP_T, SBT_USE_FULL, SBT_USE_BASE (0 or 1) and SBT_PATCH
+ * (steps per token, 1 for per-step tokens) before this part.
  * C99, no heap, nothing beyond <math.h> and <stdint.h> (plus <stddef.h> for NULL and size_t); single
  * precision in the network (a Cortex-M4 FPU has no double), double only for a few sums per output.
  * Sparse-binary layers stay bits: a mask bit per weight and a sign bit per kept weight, one float
@@ -415,6 +416,24 @@ static void sbt_input_row(const void *ctx, int32_t t, float *row)
         }
     }
 }
+
+#if SBT_PATCH > 1
+/* network input token t (sbt_row_fn) of a model with patch tokens: rows t P ... t P + P - 1 one
+ * after another (rows past the window are zero, the standardised mean) */
+typedef struct {
+    const sbt_input_t *in;
+    int32_t patch;
+} sbt_patch_input_t;
+
+static void sbt_patch_row(const void *ctx, int32_t t, float *row)
+{
+    const sbt_patch_input_t *pi = (const sbt_patch_input_t *)ctx;
+    int32_t j;
+    for (j = 0; j < pi->patch; ++j) {
+        sbt_input_row(pi->in, t * pi->patch + j, row + (size_t)j * (size_t)pi->in->n_channels);
+    }
+}
+#endif /* SBT_PATCH > 1 */
 
 #if SBT_USE_BASE
 /* the linear base: [x_T, x_{T-1} - x_T, ..., x_{T-lags+1} - x_T] @ weight + bias, added to out */
