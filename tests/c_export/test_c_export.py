@@ -127,6 +127,20 @@ def test_classifier_matches_predict_proba_on_unequal_lengths(p, binary, tmp_path
     assert clf.export_c(tmp_path / "default")["max_steps"] == clf.n_timesteps_
 
 
+@pytest.mark.parametrize("p,binary", [(0.5, True), (0.0, False)], ids=["p0.5", "dense"])
+def test_classifier_with_patch_tokens_matches_predict_proba(p, binary, tmp_path):
+    # 4 steps per token: lengths 7..26 end mid-patch, and the C code completes the last patch with
+    # the standardised mean as the estimator does
+    X_train, y_train, X_test = _jv()
+    clf = SBTClassifier(**_variant(p, binary), patch_len=4).fit(X_train, y_train)
+    lengths = [x.shape[1] for x in X_test]
+    assert {n % 4 for n in lengths} > {0}
+    calls = [(x.T.astype(np.float32), 0, x.shape[1]) for x in X_test]
+    c_out, info = _build_and_run(clf, calls, tmp_path, max_steps=max(lengths))
+    _assert_close(c_out, clf.predict_proba(X_test))
+    assert info["max_steps"] == max(lengths)
+
+
 @pytest.mark.parametrize("p,binary", VARIANTS, ids=["p0", "p0.5", "p0.75", "dense"])
 def test_forecaster_matches_predict_with_its_linear_base(p, binary, tmp_path):
     X, y = _etth1_windows()
