@@ -150,10 +150,13 @@ PARAMETERS: dict[str, str] = _entries(
             Highest prune rate PALS may reach.
         """,
     max_epochs="""
-        max_epochs : int, default={default}
-            Training epochs; a cosine schedule decays the learning rate to 0 over them. A fit
-            with fewer than 100 optimizer steps in all (epochs times batches per epoch) warns
-            with a ``ConvergenceWarning``: such a model is likely undertrained.
+        max_epochs : int or "auto", default={default}
+            Training epochs; a cosine schedule decays the learning rate to 0 over them. ``"auto"``
+            sizes them from the data: ``ceil(1000 / batches per epoch)`` epochs, at least 100 and
+            at most 500, so that a small training set still gets about 1,000 optimizer steps and
+            a large one 100 epochs. A fit with fewer than 100 optimizer steps in all (epochs
+            times batches per epoch) warns with a ``ConvergenceWarning``: such a model is likely
+            undertrained.
         """,
     batch_size="""
         batch_size : int, default={default}
@@ -166,10 +169,14 @@ PARAMETERS: dict[str, str] = _entries(
             other, which needs large steps) and 1e-3 for FP32 weights (``binary=False``).
         """,
     early_stopping="""
-        early_stopping : bool, default={default}
+        early_stopping : bool or "auto", default={default}
             Hold out ``validation_fraction`` of the training data, stop when the validation loss
-            has not improved for ``n_iter_no_change`` epochs and restore the best weights. Off by
-            default, so that every fit uses all the data for the full schedule.
+            has not improved for ``n_iter_no_change`` epochs and restore the best weights.
+            ``"auto"`` turns it on from 1,000 training samples and leaves it off below, where a
+            hold-out of a few series gives a noisy loss that stops training while the learning
+            rate is still high (measured on the small UCR sets, see
+            :doc:`/user_guide/long_series`); PALS keeps its own best checkpoint and never stops
+            early.
         """,
     validation_fraction="""
         validation_fraction : float, default={default}
@@ -270,6 +277,17 @@ TASK_NOTES: dict[str, dict[str, str]] = {
 # -- parameters of one task (its estimator and its sktime adapter) ------------------------------
 TASK_PARAMETERS: dict[str, dict[str, str]] = {
     "classifier": _entries(
+        patch_len="""
+            patch_len : int or "auto", default={default}
+                Steps per token. Every ``patch_len`` consecutive steps of a series become one
+                token (their values, step after step, through the sparse-binary embedding), so a
+                series of T steps costs ``ceil(T / patch_len)`` tokens in attention instead of T;
+                the last patch of a series is completed with zeros (the standardised mean), and a
+                token is padding only where all its steps are. ``"auto"`` keeps per-step tokens
+                (1) for series of up to 32 steps and uses ``ceil(T / 32)`` beyond, T the longest
+                training series (see :doc:`/user_guide/long_series`). Fitted value:
+                ``patch_len_``.
+            """,
         class_weight="""
             class_weight : dict, "balanced" or None, default={default}
                 Weights of the classes in the loss: a dict ``{label: weight}`` (classes not in
