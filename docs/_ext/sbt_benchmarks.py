@@ -148,6 +148,8 @@ PRODUCERS = {
     "hostile_files": "python benchmarks/hostile_files.py",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
     "threads": "python benchmarks/threads.py --repeats 3",
+    "ucr_uea": "python benchmarks/ucr_uea.py run (the data sets split over two processes with --datasets), "
+               "then python benchmarks/ucr_uea.py report",
 }
 
 
