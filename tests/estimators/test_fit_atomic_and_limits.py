@@ -173,7 +173,10 @@ def test_inference_batches_are_sized_from_attention_memory(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3, 300)).astype(np.float32)
     y = np.repeat([0, 1], 20)
-    clf = SBTClassifier(**{**INIT_PARAMS[SBTClassifier], "max_epochs": 1}).fit(X, y)
+    patched = SBTClassifier(**{**INIT_PARAMS[SBTClassifier], "max_epochs": 1}).fit(X, y)
+    assert patched.patch_len_ == 10  # 1000 steps are 100 tokens of 30 inputs
+    assert patched._window_bytes(3, 1000) == 4 * (3 * patched.n_heads * 100 * 100 + 100 * (30 + 6 * 8 + 2 * 16))
+    clf = SBTClassifier(**{**INIT_PARAMS[SBTClassifier], "max_epochs": 1, "patch_len": 1}).fit(X, y)
     # one window of T=1000 with 2 heads: three (2, 1000, 1000) float32 tensors = 24 MB
     per_window = clf._window_bytes(3, 1000)
     assert per_window >= 4 * 3 * clf.n_heads * 1000 * 1000
