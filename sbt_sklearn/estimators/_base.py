@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
@@ -22,6 +22,7 @@ from ._dataset import BatchLoader, WindowDataset
 from ._export import ExportMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
 from ._persistence import PersistenceMixin
+from ._threads import uses_threads
 
 __all__ = ["SBTBase", "fits_atomically"]
 
@@ -337,20 +338,85 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             start += out.shape[0]
             yield out, target
 
-    def _forward(self, ds) -> torch.Tensor:
-        """Network outputs for a whole dataset, on the CPU, in the dataset's order.
+    def _forward(self, ds, *, embed: bool = False) -> torch.Tensor:
+        """Network outputs for a whole dataset, on the CPU, in the dataset's order; with ``embed``,
+        the decoder's inputs instead (the representation the output is read from).
 
         An unequal-length panel is run shortest series first, so that each batch pads only to
         its own longest series (the padding never changes an output).
         """
         lengths = ds.lengths()
-        if lengths is None:
-            return torch.cat([out for out, _ in self._predict_batches(ds)])
-        order = np.argsort(lengths, kind="stable")
-        out = torch.cat([out for out, _ in self._predict_batches(ds.subset(order), positions=order)])
+        order = None if lengths is None else np.argsort(lengths, kind="stable")
+        run = ds if order is None else ds.subset(order)
+        seen = []
+        hook = self.module_.decoder.register_forward_pre_hook(
+            lambda _module, args: seen.append(args[0].detach().to("cpu"))) if embed else None
+        try:
+            out = torch.cat([out for out, _ in self._predict_batches(run, positions=order)])
+        finally:
+            if hook is not None:
+                hook.remove()
+        if embed:
+            out = torch.cat(seen)
+        if order is None:
+            return out
         result = torch.empty_like(out)
         result[torch.from_numpy(order)] = out
         return result
+
+    def _check_predict_X(self, X):
+        """Validate the input of an inference method: ``(X, padding_mask)``."""
+        check_is_fitted(self)
+        return self._check_X(X, reset=False)
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` (and ``y``), then return :meth:`transform` of ``X``.
+
+        Parameters
+        ----------
+        X : array-like
+            Training samples, as ``fit`` takes them.
+        y : array-like or None, default=None
+            Targets, as ``fit`` takes them (the anomaly detector takes none).
+
+        Returns
+        -------
+        X_embedded : ndarray of shape (n_samples, d)
+            The fitted model's representation of the training samples.
+        """
+        return self.fit(X, y).transform(X)
+
+    @uses_threads
+    def transform(self, X):
+        """The learned representation of each sample: the vector the output layer reads.
+
+        For the classifier, the mean of the encoder's outputs over the valid tokens; for the
+        forecaster and the anomaly detector, the encoder's output at the appended step it
+        predicts. Rows are float64 vectors of length ``d``, for a downstream model (a linear
+        probe, a clustering, a nearest-neighbour search). The same network pass as
+        ``predict``, without the output layer and the task's transforms.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_channels, n_timesteps) or (n_samples, n_timesteps)
+            Samples as ``predict`` takes them.
+
+        Returns
+        -------
+        X_embedded : ndarray of shape (n_samples, d)
+            One representation per sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sbt_sklearn import SBTClassifier
+        >>> X = np.random.default_rng(0).normal(size=(30, 2, 16)).astype("float32")
+        >>> clf = SBTClassifier(d=8, d_ff=16, max_epochs=2, random_state=0).fit(X, X[:, 0, 0] > 0)
+        >>> clf.transform(X).shape
+        (30, 8)
+        """
+        X, pad = self._check_predict_X(X)
+        return self._forward(self._dataset(X, None, pad), embed=True).double().numpy()
 
     @property
     def module_(self) -> torch.nn.Module:
@@ -363,6 +429,8 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = self.missing == "interpolate"
         tags.non_deterministic = str(self.device) != "cpu"
+        # transform gives the learned representation (float64 whatever the input's dtype)
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags
 
 

@@ -364,6 +364,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
                 f"{self.n_timesteps_} steps)"
             )
 
+    def _check_predict_X(self, X):
+        """Equal-length windows that cover the linear base's lags."""
+        X, pad = super()._check_predict_X(X)
+        if pad is not None:
+            raise ValueError("SBTForecaster needs windows of equal length; got an unequal-length panel")
+        self._check_window_length(X.shape[2])
+        return X, pad
+
     def _predict_std(self, X, pad=None) -> np.ndarray:
         """Standardised next rows (n, C) for validated windows, one batch at a time."""
         outs = []
@@ -385,11 +393,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         y_pred : ndarray of shape (n_samples, n_channels) or (n_samples,)
             Predictions on the original scale (float64); 1-D when fit was given a 1-D y.
         """
-        check_is_fitted(self)
-        X, pad = self._check_X(X, reset=False)
-        if pad is not None:
-            raise ValueError("SBTForecaster needs windows of equal length; got an unequal-length panel")
-        self._check_window_length(X.shape[2])
+        X, _ = self._check_predict_X(X)
         pred = self._predict_std(X).astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
         return pred[:, 0] if self._y_1d else pred
 
