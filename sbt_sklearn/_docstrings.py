@@ -149,6 +149,17 @@ PARAMETERS: dict[str, str] = _entries(
         p_max : float, default={default}
             Highest prune rate PALS may reach.
         """,
+    warm_start="""
+        warm_start : bool, default={default}
+            When the estimator is already fitted, ``fit`` continues training its network on the
+            new data (a fresh optimizer and learning-rate schedule over this fit's epochs)
+            instead of starting from a new one, as in scikit-learn's ``MLPClassifier``. What the
+            first fit learned around the network stays: the input scaler, the classes, the patch
+            length, the forecaster's linear base (the detector's threshold is refitted on the new
+            data). The network's hyperparameters must not change between the calls (checked).
+            ``n_epochs_`` and ``history_`` count every call's epochs. The sktime adapters refuse
+            ``True``: sktime resets an estimator before every fit.
+        """,
     max_epochs="""
         max_epochs : int or "auto", default={default}
             Training epochs; a cosine schedule decays the learning rate to 0 over them. ``"auto"``

@@ -177,6 +177,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         random_state=None,
         verbose=0,
         callbacks=None,
+        warm_start=False,
     ):
         self.p = p
         self.binary = binary
@@ -214,6 +215,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.warm_start = warm_start
 
     # -- export ------------------------------------------------------------------------------------
     _report_task = "anomaly"
@@ -284,9 +286,14 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             The fitted detector.
         """
         self._check_hyperparameters()
-        X, _ = self._check_X(X, reset=True)
+        warm = self._warm()
+        X, _ = self._check_X(X, reset=not warm)
+        if warm and X.shape[2] != self.n_timesteps_:
+            raise ValueError(f"warm_start=True continues a detector of windows of n_timesteps_={self.n_timesteps_} "
+                             f"steps; got windows of {X.shape[2]}")
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
-        self._fit_scaler(X, None)
+        if not warm:  # warm_start keeps the scaler; the weights and the threshold are refitted below
+            self._fit_scaler(X, None)
 
         model_seed, shuffle_rng, _ = self._seeds()
         kwargs = self._module_kwargs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 from numbers import Integral, Real
@@ -88,6 +89,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
+        "warm_start": ["boolean"],
     }
 
     #: gradient-norm clipping threshold used in training (None: no clipping)
@@ -222,7 +224,8 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
 
     def _callbacks(self, valid_ds) -> list:
         epochs, early = self._budget()
-        cbs = [("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=epochs))]
+        # last_epoch=-1: a new schedule, also when warm_start continues a net whose history is not empty
+        cbs = [("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=epochs, last_epoch=-1))]
         if self._clip_grad_norm:
             cbs.append(("clip", GradientNormClipping(self._clip_grad_norm)))
         if early and valid_ds is not None:
@@ -260,6 +263,35 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             **{f"criterion__{k}": v for k, v in (criterion_kwargs or {}).items()},
         )
 
+    def _warm(self) -> bool:
+        """Whether this fit continues the fitted network (``warm_start=True`` and a fitted model)."""
+        return bool(getattr(self, "warm_start", False)) and getattr(self, "net_", None) is not None
+
+    def _continued_net(self, module_kwargs, valid_ds, shuffle_rng):
+        """A copy of the fitted net, ready to train on: new callbacks (a fresh learning-rate
+        schedule over this fit's epochs, early stopping, PALS), a fresh optimizer, this fit's
+        budget and batch order. The copy keeps a refit atomic: the old net is untouched until
+        the new one has trained."""
+        old = {k: v for k, v in self.net_.get_params_for("module").items() if k != "seed"}
+        new = {k: v for k, v in module_kwargs.items() if k != "seed"}
+        changed = sorted(k for k in set(old) | set(new) if k != "max_len" and old.get(k) != new.get(k))
+        if changed:
+            raise ValueError(
+                f"warm_start=True continues the fitted network, but the network's hyperparameters changed "
+                f"({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in changed[:5])}); set them back "
+                "or fit with warm_start=False"
+            )
+        net = copy.deepcopy(self.net_)
+        epochs, early = self._budget()
+        # skorch keeps these as plain attributes; the callbacks and the optimizer are rebuilt below
+        net.max_epochs, net.batch_size, net.lr = epochs, self.batch_size, self._lr()
+        net.iterator_train__seed = shuffle_rng
+        net.callbacks = self._callbacks(valid_ds)
+        net.train_split = predefined_split(valid_ds) if valid_ds is not None and early else None
+        net.initialize_callbacks()
+        net.initialize_optimizer()
+        return net
+
     def _train(self, module, module_kwargs, criterion, train_ds, valid_ds, shuffle_rng, criterion_kwargs=None):
         """Build ``net_`` (a skorch NeuralNet owned by the estimator) and fit it on the datasets.
 
@@ -270,8 +302,12 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         try:
             if valid_ds is None and (self._fit_budget[1] or self.pals):
                 train_ds, valid_ds = self._validation_split(train_ds)
-            self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
-            self.net_.fit(train_ds, y=None)
+            if self._warm():
+                self.net_ = self._continued_net(module_kwargs, valid_ds, shuffle_rng)
+                self.net_.partial_fit(train_ds, y=None)
+            else:
+                self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
+                self.net_.fit(train_ds, y=None)
         finally:
             del self._fit_budget
         _check_trained(self.net_)

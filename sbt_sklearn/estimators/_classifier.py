@@ -122,6 +122,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         random_state=None,
         verbose=0,
         callbacks=None,
+        warm_start=False,
     ):
         self.p = p
         self.binary = binary
@@ -152,6 +153,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.warm_start = warm_start
 
     # -- export ------------------------------------------------------------------------------------
     _report_task = "classification"
@@ -197,7 +199,8 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         self._check_hyperparameters()
         if y is None:
             raise ValueError("SBTClassifier requires y to be passed, but the target y is None")
-        X, pad = self._check_X(X, reset=True)
+        warm = self._warm()
+        X, pad = self._check_X(X, reset=not warm)
         y = column_or_1d(y, warn=True)
         if y.dtype.kind in "fcO" and pd.isna(y).any():
             raise ValueError(f"Input y contains NaN (or None) at {int(pd.isna(y).sum())} position(s): every "
@@ -205,13 +208,26 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         if len(y) != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
         check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"SBTClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})")
-        y_enc = encoder.transform(y).astype(np.int64)
-        self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
-        self._fit_scaler(X, pad)
+        if warm:  # the fitted classes, scaler and tokens stay: the network continues from them
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if len(unseen):
+                raise ValueError(f"warm_start=True continues a classifier of classes {self.classes_.tolist()}; y "
+                                 f"holds others ({unseen[:5].tolist()}): fit with warm_start=False")
+            if self.patch_len != "auto" and int(self.patch_len) != self.patch_len_:
+                raise ValueError(f"warm_start=True continues a network of patch_len_={self.patch_len_}; "
+                                 f"patch_len={self.patch_len} would need a new one: fit with warm_start=False")
+            y_enc = np.searchsorted(self.classes_, y).astype(np.int64)
+            self.n_timesteps_ = max(self.n_timesteps_, X.shape[2])
+        else:
+            encoder = LabelEncoder().fit(y)
+            self.classes_ = encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"SBTClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})")
+            y_enc = encoder.transform(y).astype(np.int64)
+            self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
+            self._fit_scaler(X, pad)
+            self.patch_len_ = auto_patch_len(self.n_timesteps_) if self.patch_len == "auto" else int(self.patch_len)
 
         model_seed, shuffle_rng, _ = self._seeds()
         dataset = self._dataset(X, y_enc, pad)
@@ -221,7 +237,6 @@ class SBTClassifier(ClassifierMixin, SBTBase):
                 if isinstance(self.class_weight, str) else \
                 np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
             criterion_kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
-        self.patch_len_ = auto_patch_len(self.n_timesteps_) if self.patch_len == "auto" else int(self.patch_len)
         n_tokens = -(-self.n_timesteps_ // self.patch_len_)
         max_len = max(n_tokens, 512 if self.pos_encoding == "learnable" else 1)
         kwargs = self._module_kwargs(model_seed, max_len=max_len)

@@ -174,6 +174,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         random_state=None,
         verbose=0,
         callbacks=None,
+        warm_start=False,
     ):
         self.p = p
         self.binary = binary
@@ -207,6 +208,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.warm_start = warm_start
 
     # -- export ------------------------------------------------------------------------------------
     _report_task = "forecast"
@@ -325,22 +327,30 @@ class SBTForecaster(RegressorMixin, SBTBase):
         """
         self._check_hyperparameters()
         two_d = getattr(X, "ndim", None) == 2
-        X, pad = self._check_X(X, reset=True)
+        warm = self._warm()
+        X, pad = self._check_X(X, reset=not warm)
         if pad is not None:
             raise ValueError("SBTForecaster needs windows of equal length; got an unequal-length panel")
+        if warm and X.shape[2] != self.n_timesteps_:
+            raise ValueError(f"warm_start=True continues a forecaster of windows of n_timesteps_={self.n_timesteps_} "
+                             f"steps; got windows of {X.shape[2]}")
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
-        y, self._y_1d = self._check_y(y, X.shape[0], two_d)
-        self._fit_scaler(X, pad)
+        y, y_1d = self._check_y(y, X.shape[0], two_d)
+        if warm and y_1d != self._y_1d:
+            raise ValueError("warm_start=True continues a forecaster fitted with a y of another shape (1-D and 2-D)")
+        self._y_1d = y_1d
 
         model_seed, shuffle_rng, base_rng = self._seeds()
-        self.base_lags_, self.base_alpha_, self.base_coef_, self.base_intercept_ = 0, None, None, None
-        if self.linear_base == "ridge":
-            self.base_coef_, self.base_intercept_, self.base_lags_, self.base_alpha_ = fit_linear_base(
-                X, y, self.scaler_mean_, self.scaler_scale_, relative=self.target != "value",
-                lags=self.base_lags, alpha=self.base_alpha, rng=base_rng)
-            if self.verbose:
-                print(f"linear base: ridge on {self.base_lags_} lags, alpha={self.base_alpha_:g}" if self.base_lags_
-                      else "linear base: none (more than 128 channels)", flush=True)
+        if not warm:  # warm_start keeps the scaler and the linear base: the network continues on their residual
+            self._fit_scaler(X, pad)
+            self.base_lags_, self.base_alpha_, self.base_coef_, self.base_intercept_ = 0, None, None, None
+            if self.linear_base == "ridge":
+                self.base_coef_, self.base_intercept_, self.base_lags_, self.base_alpha_ = fit_linear_base(
+                    X, y, self.scaler_mean_, self.scaler_scale_, relative=self.target != "value",
+                    lags=self.base_lags, alpha=self.base_alpha, rng=base_rng)
+                if self.verbose:
+                    print(f"linear base: ridge on {self.base_lags_} lags, alpha={self.base_alpha_:g}"
+                          if self.base_lags_ else "linear base: none (more than 128 channels)", flush=True)
         kwargs = self._module_kwargs(model_seed, max_len=self.n_timesteps_ + 1)
         kwargs.update(n_channels=self.n_channels_, n_outputs=self.n_channels_, output_gate=bool(self.base_lags_))
         # early stopping and PALS hold out the last windows (time order), see SBTBase._holdout_indices

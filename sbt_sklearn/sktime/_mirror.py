@@ -49,7 +49,14 @@ def check_int_param(adapter, name: str, minimum: int, why: str = "") -> int:
 def estimator_params(adapter, estimator_cls) -> dict:
     """The adapter's parameters that the wrapped estimator takes."""
     names = inspect.signature(estimator_cls.__init__).parameters
-    return {k: v for k, v in adapter.get_params(deep=False).items() if k in names}
+    params = {k: v for k, v in adapter.get_params(deep=False).items() if k in names}
+    if params.get("warm_start"):
+        raise ValueError(
+            f"{type(adapter).__name__}: warm_start=True cannot continue training under sktime, whose fit resets "
+            "the estimator (and its fitted network) first. Continue training with the scikit-learn estimator "
+            f"({estimator_cls.__name__}(warm_start=True)), or use update where the adapter offers it."
+        )
+    return params
 
 
 class AdapterMixin:
