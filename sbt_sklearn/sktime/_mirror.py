@@ -54,7 +54,7 @@ def estimator_params(adapter, estimator_cls) -> dict:
         raise ValueError(
             f"{type(adapter).__name__}: warm_start=True cannot continue training under sktime, whose fit resets "
             "the estimator (and its fitted network) first. Continue training with the scikit-learn estimator "
-            f"({estimator_cls.__name__}(warm_start=True)), or use update where the adapter offers it."
+            f"({estimator_cls.__name__}(warm_start=True)) and wrap the result, or refit the adapter on all the data."
         )
     return params
 
