@@ -8,8 +8,8 @@ Environment variables:
 
 ``SBT_DOCS_PLOT_GALLERY=1``
     Execute the examples while building the gallery (figures and output in the pages). Off by
-    default: CI runs the examples separately as smoke tests (``tests/test_docs_examples.py``).
-    Combine with ``SBT_EXAMPLES_QUICK=1`` for short runs.
+    default for a quick local build; CI sets it with ``SBT_EXAMPLES_QUICK=1`` (short runs), and
+    also runs every example as a smoke test (``tests/test_docs_examples.py``).
 ``SBT_DOCS_GALLERY_PATTERN=<regex>``
     With ``SBT_DOCS_PLOT_GALLERY=1``, execute only the examples whose path matches (default
     ``/plot_``), e.g. ``plot_compression``.
@@ -37,7 +37,6 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "sphinx.ext.intersphinx",
     "numpydoc",
@@ -117,7 +116,9 @@ def setup(app):
 
 
 # -- Markdown (user guide) -------------------------------------------------------------------
-myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+# no math extension: MathJax comes from a CDN, which an offline reader cannot reach; the few
+# symbols the docs need are written in Unicode (tests/test_docs_results.py keeps it so)
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # -- Gallery ---------------------------------------------------------------------------------

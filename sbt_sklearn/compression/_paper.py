@@ -37,8 +37,8 @@ Conventions
     encoding of ``1024 x d``;
   - SBT: 1 bit per binarized weight, 1 bit per ``SubnetLayerNorm`` gain element
     (the paper-era forecasting models) and 32 bits per BatchNorm gain
-    :math:`\\gamma`; the per-module :math:`\\alpha`, the frozen random attention
-    biases and the BatchNorm :math:`\\beta` are **not** counted.
+    γ; the per-module α, the frozen random attention biases and the BatchNorm β
+    are **not** counted.
 
 The architectures and the printed numbers of the paper's Table 6 are in
 :data:`PAPER_TABLE6`; :func:`format_table6` prints ours next to the paper's.
