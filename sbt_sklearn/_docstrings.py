@@ -202,7 +202,9 @@ PARAMETERS: dict[str, str] = _entries(
         missing : {"raise", "interpolate"}, default={default}
             NaN or infinite values in X raise a ValueError, or are linearly interpolated along
             time (in a float32 copy of X, made only when X has such values; a channel with no
-            finite value becomes 0).
+            finite value becomes 0). The sktime forecaster then interpolates the series ``y``
+            itself before cutting windows (and the last window before forecasting), and tells
+            sktime it takes missing values.
         """,
     device="""
         device : {"cpu", "cuda", "auto"} or str, default={default}

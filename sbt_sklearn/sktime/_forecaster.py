@@ -11,7 +11,7 @@ from sktime.forecasting.base import BaseForecaster
 from .._docstrings import fill_doc
 from ..data import sliding_windows
 from ..estimators import SBTForecaster
-from ..estimators._input import as_real_array, check_values
+from ..estimators._input import as_real_array, check_values, interpolate_missing
 from ._mirror import AdapterMixin, check_int_param, estimator_params, mirrored_init
 
 __all__ = ["SBTSktimeForecaster"]
@@ -92,6 +92,17 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         super().__init__()
         # sktime creates these only when remember_data is on; a user may switch it on later
         self._y, self._X = None, None
+        # missing="interpolate": sktime must let NaN through to _fit and update, which fill them
+        self.set_tags(**{"capability:missing_values": self.missing == "interpolate"})
+
+    def _filled(self, values: np.ndarray) -> np.ndarray:
+        """(T, C) values with NaN interpolated along time (missing="interpolate"), else as they are."""
+        if self.missing != "interpolate" or np.isfinite(values).all():
+            return values
+        empty = [c for c in range(values.shape[1]) if not np.isfinite(values[:, c]).any()]
+        if empty:
+            raise ValueError(f"y column(s) {empty} hold no finite value to interpolate from")
+        return interpolate_missing(values.T[None])[0].T.astype(np.float64)
 
     def fit(self, y, X=None, fh=None):
         """Fit on the series ``y``; exogenous ``X`` is not used (a UserWarning says so).
@@ -116,7 +127,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
 
     def _fit(self, y, X=None, fh=None):
         window_length = check_int_param(self, "window_length", 1)
-        values = as_real_array(y, name="y")
+        values = self._filled(as_real_array(y, name="y").astype(np.float64, copy=False))
         if len(values) < 2:
             raise ValueError("SBTSktimeForecaster needs at least 2 observations to fit")
         check_values(values, name="y")  # the last row is only a target: the windows do not cover it
@@ -129,7 +140,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
 
     def _predict(self, fh, X=None):
         steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
-        window = self.last_window_.to_numpy(dtype=np.float64)
+        window = self._filled(self.last_window_.to_numpy(dtype=np.float64))
         rolled = self.estimator_.forecast(window, int(steps.max()))  # (max step, C)
         index = fh.to_absolute_index(self.cutoff)
         return pd.DataFrame(rolled[steps - 1], index=index, columns=self.last_window_.columns)

@@ -128,3 +128,19 @@ def test_last_window_and_the_deprecated_history_alias(airline):
     old = object.__new__(SBTSktimeForecaster)  # a forecaster pickled before the rename
     old.__setstate__({**{k: v for k, v in f.__dict__.items() if k != "last_window_"}, "history_": f.last_window_})
     np.testing.assert_allclose(old.predict(fh=[1, 2]).to_numpy(), f.predict(fh=[1, 2]).to_numpy())
+
+
+def test_forecaster_interpolates_missing_values_when_asked():
+    from sktime.datasets import load_airline
+
+    y = load_airline().astype(float)
+    gappy = y.copy()
+    gappy.iloc[[5, 40, 41, 100, len(y) - 2]] = np.nan
+    params = dict(window_length=12, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, random_state=0)
+    assert SBTSktimeForecaster(**params, missing="interpolate").get_tag("capability:missing_values") is True
+    with pytest.raises(ValueError, match="missing data"):
+        SBTSktimeForecaster(**params).fit(gappy)
+    filled = gappy.interpolate(method="linear", limit_direction="both")
+    ours = SBTSktimeForecaster(**params, missing="interpolate").fit(gappy).predict(fh=[1, 2, 3])
+    reference = SBTSktimeForecaster(**params, missing="interpolate").fit(filled).predict(fh=[1, 2, 3])
+    np.testing.assert_allclose(ours.to_numpy(), reference.to_numpy(), rtol=1e-6)
