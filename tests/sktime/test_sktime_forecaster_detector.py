@@ -144,3 +144,23 @@ def test_forecaster_interpolates_missing_values_when_asked():
     ours = SBTSktimeForecaster(**params, missing="interpolate").fit(gappy).predict(fh=[1, 2, 3])
     reference = SBTSktimeForecaster(**params, missing="interpolate").fit(filled).predict(fh=[1, 2, 3])
     np.testing.assert_allclose(ours.to_numpy(), reference.to_numpy(), rtol=1e-6)
+
+
+def test_detector_flags_only_fully_scored_points_at_the_fitted_rate():
+    import os
+
+    import sktime
+
+    from sbt_sklearn import sliding_windows
+
+    data = pd.read_csv(os.path.join(os.path.dirname(sktime.__file__), "datasets", "data", "yahoo", "yahoo.csv"))
+    X = data[["data"]]
+    det = SBTSktimeDetector(window_length=20, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, random_state=0)
+    points = det.fit(X).predict(X).to_numpy().ravel()  # sktime returns a frame of ilocs
+    assert points.min() >= 19  # the 19 points scored with a shorter window are never flagged
+    windows, _ = sliding_windows(X.to_numpy(float), 20, horizon=0)
+    above = -det.estimator_.score_samples(windows) > -det.estimator_.offset_
+    np.testing.assert_array_equal(points, np.flatnonzero(above) + 19)  # exactly the full windows above it
+    assert len(points) <= 0.011 * len(windows) + 1  # contamination=0.01 on the training series
+    scores = det.predict_scores(X).to_numpy().ravel()
+    np.testing.assert_allclose(scores, det.transform_scores(X).to_numpy()[points])
