@@ -26,7 +26,7 @@ ROOT_NAMES = {"__version__": "_version", "SBTClassifier": "estimators", "SBTFore
 HEAVY = {"torch": set(), "scipy": set(), "pandas": set(), "safetensors": set(), "sklearn": {"scipy", "pandas"},
          "skorch": {"sklearn", "scipy", "pandas", "torch"}, "sktime": {"sklearn", "scipy", "pandas"},
          "dask": {"pandas"},
-         "accelerate": {"torch"}, "matplotlib": set(), "onnx": set()}
+         "accelerate": {"torch"}, "matplotlib": set(), "onnx": set(), "pyod": {"sklearn", "scipy"}}
 
 
 def _names(cell: str) -> set:

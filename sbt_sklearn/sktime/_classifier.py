@@ -61,7 +61,7 @@ class SBTSktimeClassifier(AdapterMixin, BaseClassifier):
              attention="full", norm="layer"),
     ]
 
-    def _init_sktime_base(self):
+    def _init_base(self):
         super().__init__()
         if self.missing == "interpolate":
             self.set_tags(**{"capability:missing_values": True})

@@ -88,7 +88,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         dict(window_length=6, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=2, batch_size=16, random_state=1, p=0.75),
     ]
 
-    def _init_sktime_base(self):
+    def _init_base(self):
         super().__init__()
         # sktime creates these only when remember_data is on; a user may switch it on later
         self._y, self._X = None, None

@@ -5,32 +5,9 @@ from __future__ import annotations
 import inspect
 import numbers
 
+from ..estimators._mirror import mirrored_init
+
 __all__ = ["AdapterMixin", "check_int_param", "mirrored_init", "estimator_params"]
-
-
-def mirrored_init(estimator_cls, **extra):
-    """An ``__init__`` with the signature (names, defaults) of ``estimator_cls.__init__``.
-
-    ``extra`` adds adapter-only keyword parameters (for example a window length) in front. The
-    generated ``__init__`` stores every argument as an attribute and then runs the sktime base
-    constructor through ``self._init_sktime_base()``, so hyperparameter names are identical in both
-    layers and a grid transfers from one to the other.
-    """
-    wrapped = inspect.signature(estimator_cls.__init__)
-    params = list(wrapped.parameters.values())
-    added = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v) for k, v in extra.items()]
-    signature = wrapped.replace(parameters=[params[0], *added, *params[1:]])
-
-    def __init__(self, **kwargs):
-        bound = signature.bind(self, **kwargs)
-        bound.apply_defaults()
-        for name, value in list(bound.arguments.items())[1:]:
-            setattr(self, name, value)
-        self._init_sktime_base()
-
-    __init__.__signature__ = signature
-    __init__.__doc__ = f"Same parameters as sbt_sklearn.{estimator_cls.__name__}, plus {sorted(extra) or 'none'}."
-    return __init__
 
 
 def check_int_param(adapter, name: str, minimum: int, why: str = "") -> int:
@@ -67,7 +44,7 @@ class AdapterMixin:
 
     _test_params: list = []
 
-    def _init_sktime_base(self):
+    def _init_base(self):
         super().__init__()
 
     @classmethod
