@@ -254,6 +254,9 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             x[:, -1] = 0.0  # the batch is a private copy: zero the step to predict
         return {"x": x}, target
 
+    _series_hint = ("fit it with fit_series(series, window), which cuts the windows, and score it with "
+                    "score_series(series)")
+
     def _check_X(self, X, *, reset: bool):
         X, pad = super()._check_X(X, reset=reset)
         if pad is not None:
@@ -429,6 +432,46 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         return labels
 
     @uses_threads
+    def fit_series(self, series, window):
+        """Fit on one long (mostly normal) series: cut it into windows of ``window`` steps and fit.
+
+        The windows are zero-copy views (:func:`sbt_sklearn.sliding_windows` with ``horizon=0``):
+        ``fit_series(series, 50)`` is ``fit(sliding_windows(series, 50, horizon=0)[0])``. Score
+        a series with :meth:`score_series`, which cuts it the same way.
+
+        Parameters
+        ----------
+        series : array-like of shape (n_timesteps, n_channels) or (n_timesteps,)
+            The training series, time along the first axis (a DataFrame or Series works).
+        window : int
+            Steps per window (at least 1, at most the series' length).
+
+        Returns
+        -------
+        self : SBTAnomalyDetector
+            The fitted detector.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sbt_sklearn import SBTAnomalyDetector
+        >>> series = np.sin(np.arange(300) / 5.0)[:, None]
+        >>> det = SBTAnomalyDetector(d=8, d_ff=16, max_epochs=2, random_state=0).fit_series(series, 20)
+        >>> det.n_timesteps_, det.score_series(series).shape
+        (20, (300,))
+        """
+        from ..data import sliding_windows
+
+        if isinstance(window, (bool, np.bool_)) or not isinstance(window, Integral) or window < 1:
+            raise ValueError(f"window must be an integer >= 1; got {window!r}")
+        values = as_real_array(series, name="series")
+        values = values[:, None] if values.ndim == 1 else values
+        if values.ndim != 2 or len(values) < window:
+            raise ValueError(f"series must be (n_timesteps, n_channels) with at least window={window} steps; "
+                             f"got shape {values.shape}")
+        windows, _ = sliding_windows(values, int(window), horizon=0)
+        return self.fit(windows)
+
     def score_series(self, series, *, smooth=1):
         """Normality score of every time step of a long series (higher = more normal).
 

@@ -8,6 +8,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -107,7 +108,18 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             raise ValueError("pals=True keeps the checkpoint with the best validation loss already; "
                              "do not combine it with early_stopping=True")
 
+    #: what to do with one time-indexed series instead of a table of samples (see :meth:`_check_X`)
+    _series_hint = "cut it into windows with sbt_sklearn.sliding_windows(series, window)"
+
     def _check_X(self, X, *, reset: bool):
+        if isinstance(X, (pd.DataFrame, pd.Series)) and not isinstance(X.index, pd.MultiIndex) \
+                and isinstance(X.index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
+            raise ValueError(
+                f"X is a {type(X).__name__} indexed by time: one series of {len(X)} time steps, not a table of "
+                f"samples (read as such, each time step would be a sample of {X.shape[1] if X.ndim == 2 else 1} "
+                f"step(s)). {type(self).__name__} takes samples of shape (n_samples, n_channels, n_timesteps) or "
+                f"(n_samples, n_timesteps): {self._series_hint}."
+            )
         shape = getattr(X, "shape", None)
         if not reset and shape is not None and len(shape) == 3 and shape[1] != self.n_channels_ \
                 and shape[2] == self.n_channels_:

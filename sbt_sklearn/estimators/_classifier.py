@@ -84,6 +84,9 @@ class SBTClassifier(ClassifierMixin, SBTBase):
     [1.0, 1.0]
     """
 
+    _series_hint = ("pass a panel of series instead (a list of (n_channels, length) arrays, a 3-D array, or an "
+                    "sktime pd-multiindex frame with an instance level)")
+
     _parameter_constraints: dict = {
         **SBTBase._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],

@@ -135,6 +135,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
         "max_windows_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
+    _series_hint = ("cut it into (X, y) with sbt_sklearn.sliding_windows(series, window), or use "
+                    "sbt_sklearn.sktime.SBTSktimeForecaster, which fits and forecasts a series")
+
     #: the paper trains forecasting models without gradient clipping
     _clip_grad_norm = None
     _step_t_is_linear = True

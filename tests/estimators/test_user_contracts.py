@@ -98,3 +98,24 @@ def test_too_few_optimizer_steps_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         SBTClassifier(**small, max_epochs=10, batch_size=4).fit(X, y)  # 10 x 10 = 100 steps
+
+
+@pytest.mark.parametrize("cls, hint", [(SBTAnomalyDetector, "fit_series"), (SBTForecaster, "sliding_windows"),
+                                       (SBTClassifier, "panel")], ids=lambda v: getattr(v, "__name__", v))
+def test_a_time_indexed_table_is_one_series_not_samples(cls, hint):
+    frame = pd.DataFrame(_series(c=3), index=pd.date_range("2024-01-01", periods=200, freq="h"))
+    y = None if cls is SBTAnomalyDetector else np.arange(200) % 2
+    with pytest.raises(ValueError, match=rf"indexed by time: one series of 200 time steps.*{hint}"):
+        cls(**INIT_PARAMS[cls]).fit(frame, y)
+
+
+def test_fit_series_cuts_the_windows_for_the_user():
+    series = _series(c=2)
+    frame = pd.DataFrame(series, index=pd.date_range("2024-01-01", periods=200, freq="h"))
+    direct = SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit(sliding_windows(series, 16, horizon=0)[0])
+    via = SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit_series(frame, 16)
+    assert via.n_timesteps_ == 16 and via.n_channels_ == 2
+    np.testing.assert_array_equal(via.score_series(frame).to_numpy(), direct.score_series(series))
+    for bad in (0, 2.5, True, 201):
+        with pytest.raises(ValueError, match="window"):
+            SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit_series(series, bad)
