@@ -92,7 +92,8 @@ def test_task_specific_defaults_are_stated_per_class():
     assert entries[SBTClassifier]["attention"].endswith('default="qkv_mask"')
     assert entries[SBTForecaster]["attention"].endswith('default="step_t"')
     assert entries[SBTAnomalyDetector]["norm"].endswith('default="none"')
-    assert entries[SBTForecaster]["max_epochs"].endswith("default=10")
+    assert entries[SBTForecaster]["max_epochs"].endswith('default="auto"')
+    assert entries[SBTAnomalyDetector]["max_epochs"].endswith("default=20")
     assert entries[SBTAnomalyDetector]["max_windows_per_epoch"].endswith("default=10000")
 
 

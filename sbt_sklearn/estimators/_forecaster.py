@@ -138,6 +138,10 @@ class SBTForecaster(RegressorMixin, SBTBase):
     _series_hint = ("cut it into (X, y) with sbt_sklearn.sliding_windows(series, window), or use "
                     "sbt_sklearn.sktime.SBTSktimeForecaster, which fits and forecasts a series")
 
+    #: max_epochs="auto": about 300 steps, at least 10 epochs (the fixed default it replaced, which
+    #: every training set of 3,840 windows or more still gets), at most 500
+    _AUTO_STEPS, _AUTO_MIN_EPOCHS, _AUTO_MAX_EPOCHS = 300, 10, 500
+
     #: the paper trains forecasting models without gradient clipping
     _clip_grad_norm = None
     _step_t_is_linear = True
@@ -164,7 +168,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         linear_base="ridge",
         base_lags="auto",
         base_alpha="auto",
-        max_epochs=10,
+        max_epochs="auto",
         batch_size=128,
         max_windows_per_epoch=None,
         lr="auto",

@@ -193,3 +193,14 @@ def test_pals_and_the_sktime_adapter_take_patches():
     assert adapter.estimator_.patch_len_ == 4
     direct = SBTClassifier(**TINY, patch_len=4).fit(X, y)
     np.testing.assert_array_equal(adapter.predict_proba(X), direct.predict_proba(X))
+
+
+def test_the_forecasters_auto_budget_keeps_ten_epochs_on_long_series():
+    from sbt_sklearn import SBTForecaster
+
+    # about 300 steps, at least 10 epochs: 3,840 windows (30 batches of 128) and more train 10 epochs
+    assert SBTForecaster()._training_budget(34_560) == (10, False)
+    assert SBTForecaster()._training_budget(3_840) == (10, False)
+    assert SBTForecaster()._training_budget(1_200) == (30, False)
+    assert SBTForecaster()._training_budget(96) == (300, False)
+    assert SBTForecaster(max_windows_per_epoch=256)._training_budget(34_560) == (150, False)
