@@ -147,6 +147,8 @@ PRODUCERS = {
                                     "--out docs/benchmarks/forecasting_norm_layer_plain",
     "hostile_files": "python benchmarks/hostile_files.py",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
+    "intervals": "python benchmarks/intervals.py --datasets ETTh1 (and ETTm1, in a second process), then "
+                 "python benchmarks/intervals.py --report",
     "parallel_cv": "python benchmarks/parallel_cv.py --repeats 3",
     "threads": "python benchmarks/threads.py --repeats 3",
     "ucr_uea": "python benchmarks/ucr_uea.py run (the data sets split over two processes with --datasets), "

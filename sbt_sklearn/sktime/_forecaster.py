@@ -36,6 +36,14 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     revises seen values raises ValueError, and the forecaster keeps its state. The network is
     not retrained by ``update``, whatever ``update_params`` says.
 
+    ``predict_interval`` and ``predict_quantiles`` give split-conformal intervals: for each step
+    ahead and channel, the finite-sample quantile of the absolute errors of forecasts rolled from
+    up to 500 origins in the last 10,000 training rows (the model has seen these rows in
+    training, so the errors are in-sample; on ETTh1 and ETTm1 test data nominal 90 % intervals
+    covered 89.3 % and 88.7 % of the truths, :doc:`/user_guide/forecasting`). Intervals are
+    symmetric around the point forecast and reach as many steps ahead as the training series
+    allows; the adapter keeps those rows (10,000 x channels floats) for them.
+
     Apart from ``window_length``, the hyperparameters are those of
     :class:`sbt_sklearn.SBTForecaster`: same names, defaults and meaning, so a grid transfers.
 
@@ -74,7 +82,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         "capability:exogenous": False,
         "requires-fh-in-fit": False,
         "capability:insample": False,
-        "capability:pred_int": False,
+        "capability:pred_int": True,  # conformal intervals from recent training residuals
         "capability:missing_values": False,
         "capability:random_state": True,
         "property:randomness": "derandomized",
@@ -135,6 +143,9 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         windows, targets = sliding_windows(values, self.window_length_, horizon=1)
         self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
         self.last_window_ = y.iloc[-self.window_length_:].copy()
+        # the most recent training rows, for the conformal intervals (residual quantiles per step ahead)
+        self._calibration_rows = values[-(self.window_length_ + _CALIBRATION_ROWS):].astype(np.float64)
+        self._calibration = {}
         self._time_step = _time_step(y.index, self.cutoff)
         return self
 
@@ -144,6 +155,59 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         rolled = self.estimator_.forecast(window, int(steps.max()))  # (max step, C)
         index = fh.to_absolute_index(self.cutoff)
         return pd.DataFrame(rolled[steps - 1], index=index, columns=self.last_window_.columns)
+
+    def _residual_quantiles(self, horizon: int, coverages) -> np.ndarray:
+        """(len(coverages), horizon, C) conformal half-widths.
+
+        Origins are evenly spaced over the most recent training rows (at most
+        :data:`_CALIBRATION_ORIGINS`, chosen from the rows alone, so the same whatever the horizon
+        asked); from each, the model's forecast is rolled forward. For step ``h`` ahead and each
+        channel, the half-width at coverage ``c`` is the ``ceil((n_h + 1) c) / n_h`` quantile of the
+        absolute errors of the ``n_h`` origins whose step ``h`` lies in the rows (split-conformal's
+        finite-sample level; the largest error where that exceeds 1).
+        """
+        errors = self._calibration.get("errors")
+        if errors is None or errors.shape[1] < horizon:
+            rows, w = self._calibration_rows, self.window_length_
+            n_origins = min(_CALIBRATION_ORIGINS, len(rows) - w)
+            origins = np.unique(np.linspace(w, len(rows) - 1, max(1, n_origins)).astype(int))
+            windows = np.stack([rows[o - w : o].T for o in origins]).astype(np.float32)  # (n, C, w)
+            errors = np.full((len(origins), horizon, rows.shape[1]), np.nan)
+            for h in range(horizon):  # roll every origin forward at once
+                seen = origins + h < len(rows)
+                if not seen.any():
+                    break
+                pred = self.estimator_.predict(windows).reshape(len(origins), -1)
+                errors[seen, h] = np.abs(pred[seen] - rows[origins[seen] + h])
+                windows = np.concatenate([windows[:, :, 1:], pred.astype(np.float32)[:, :, None]], axis=2)
+            self._calibration["errors"] = errors
+        out = np.zeros((len(coverages), horizon, errors.shape[2]))
+        for h in range(horizon):
+            known = errors[:, h][~np.isnan(errors[:, h, 0])]
+            if len(known) == 0:
+                raise ValueError(
+                    f"prediction intervals {h + 1} steps ahead need training residuals that far ahead: fit on a "
+                    f"series of at least window_length + {h + 1} = {self.window_length_ + h + 1} observations, or "
+                    "shorten fh")
+            for k, c in enumerate(coverages):
+                if c > 0:
+                    level = min(1.0, np.ceil((len(known) + 1) * c) / len(known))
+                    out[k, h] = np.quantile(known, level, axis=0, method="higher")
+        return out
+
+    def _predict_interval(self, fh, X=None, coverage=None):
+        steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
+        if (steps < 1).any():
+            raise ValueError("prediction intervals are for future steps (fh >= 1)")
+        point = self._predict(fh, X)
+        half = self._residual_quantiles(int(steps.max()), coverage)[:, steps - 1]  # (k, len(fh), C)
+        columns, data = [], []
+        for c_index, name in enumerate(point.columns):
+            for k, cov in enumerate(coverage):
+                for side, sign in (("lower", -1.0), ("upper", 1.0)):
+                    columns.append((name, cov, side))
+                    data.append(point[name].to_numpy() + sign * half[k, :, c_index])
+        return pd.DataFrame(np.stack(data, axis=1), index=point.index, columns=pd.MultiIndex.from_tuples(columns))
 
     def update(self, y, X=None, update_params=True):
         """Append new observations: later forecasts start after them (the network is not retrained).
@@ -274,6 +338,10 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         # hide the deprecated alias from dir(), and so from sktime's get_fitted_params, which
         # reads every public attribute whose name ends in "_"
         return [name for name in super().__dir__() if name != "history_"]
+
+
+#: rows of the training series kept for the conformal intervals (after one window) and origins used
+_CALIBRATION_ROWS, _CALIBRATION_ORIGINS = 10_000, 500
 
 
 def _time_step(index: pd.Index, cutoff):

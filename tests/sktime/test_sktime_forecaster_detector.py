@@ -164,3 +164,60 @@ def test_detector_flags_only_fully_scored_points_at_the_fitted_rate():
     assert len(points) <= 0.011 * len(windows) + 1  # contamination=0.01 on the training series
     scores = det.predict_scores(X).to_numpy().ravel()
     np.testing.assert_allclose(scores, det.transform_scores(X).to_numpy()[points])
+
+
+def _noisy_series(n=260, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = np.stack([np.sin(t / 6.0) + 0.3 * rng.normal(size=n), np.cos(t / 9.0) + 0.3 * rng.normal(size=n)], 1)
+    return pd.DataFrame(values, index=pd.RangeIndex(n), columns=["a", "b"])
+
+
+def test_prediction_intervals_are_split_conformal_quantiles_of_rolled_errors():
+    y = _noisy_series()
+    params = dict(window_length=12, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=3, random_state=0)
+    f = SBTSktimeForecaster(**params).fit(y)
+    pi = f.predict_interval(fh=[1, 2, 3], coverage=[0.5, 0.9])
+    point = f.predict(fh=[1, 2, 3])
+    # the same half-widths by hand: roll the fitted model from every calibration origin
+    rows = y.to_numpy()
+    origins = np.unique(np.linspace(12, len(rows) - 1, len(rows) - 12).astype(int))
+    for h in (1, 3):
+        errors = []
+        for o in origins[origins + h - 1 < len(rows)]:
+            errors.append(np.abs(f.estimator_.forecast(rows[o - 12 : o], h)[-1] - rows[o + h - 1]))
+        errors = np.array(errors)
+        level = min(1.0, np.ceil((len(errors) + 1) * 0.9) / len(errors))
+        half = np.quantile(errors, level, axis=0, method="higher")
+        got = pi.xs(0.9, axis=1, level=1).xs("upper", axis=1, level=1).iloc[h - 1].to_numpy() - point.iloc[h - 1]
+        np.testing.assert_allclose(got.to_numpy(), half, rtol=1e-5, atol=1e-6)
+    narrow = pi.xs(0.5, axis=1, level=1)
+    wide = pi.xs(0.9, axis=1, level=1)
+    assert (wide.xs("lower", axis=1, level=1) <= narrow.xs("lower", axis=1, level=1)).all().all()
+    assert (narrow.xs("upper", axis=1, level=1) >= point).all().all()
+    median = f.predict_quantiles(fh=[1, 2, 3], alpha=[0.5]).xs(0.5, axis=1, level=1)
+    np.testing.assert_allclose(median.to_numpy(), point.to_numpy())
+
+
+def test_prediction_intervals_cover_held_out_data_near_nominal():
+    y = _noisy_series(n=700, seed=1)
+    params = dict(window_length=24, d=16, n_heads=2, n_layers=1, d_ff=32, random_state=0)
+    f = SBTSktimeForecaster(**params).fit(y.iloc[:500])
+    inside = []
+    for origin in range(500, 680, 10):
+        if origin > 500:
+            f.update(y.iloc[origin - 10 : origin])
+        pi = f.predict_interval(fh=list(range(1, 11)), coverage=0.9)
+        truth = y.iloc[origin : origin + 10].to_numpy()
+        lower = pi.xs("lower", axis=1, level=2).to_numpy()
+        upper = pi.xs("upper", axis=1, level=2).to_numpy()
+        inside.append((truth >= lower) & (truth <= upper))
+    assert 0.8 <= np.mean(inside) <= 0.98  # 360 truths of a stationary series at nominal 0.9
+
+
+def test_prediction_intervals_need_residuals_that_far_ahead():
+    y = _noisy_series(n=20)
+    f = SBTSktimeForecaster(window_length=12, d=8, n_heads=2, n_layers=1, d_ff=8, max_epochs=1, random_state=0).fit(y)
+    assert f.predict_interval(fh=[1, 8]).shape == (2, 4)
+    with pytest.raises(ValueError, match="9 steps ahead need training residuals"):
+        f.predict_interval(fh=[9])
