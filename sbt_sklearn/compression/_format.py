@@ -1276,6 +1276,10 @@ def check_network_tensors(plan: NetworkPlan, meta, tensors: dict) -> None:
             continue
         kind, _, name = key.partition(".")
         entry = plan.state_shapes.get(name if kind == "state" else f"{name}.scores" if kind == "scores" else "")
+        if entry is None and kind == "state" and name.endswith(".prune_mask") and not plan.kwargs["binary"]:
+            # dense PALS prunes an FP32 layer's weights through a boolean buffer the built network lacks
+            weight = plan.state_shapes.get(name[: -len(".prune_mask")] + ".weight")
+            entry = None if weight is None else (weight[0], "bool")
         if entry is None:
             raise SBTFileError(f"invalid model file: tensor {key[:60]!r} does not belong to the network")
         if tuple(value.shape) != entry[0] or value.dtype != np.dtype(entry[1]):
@@ -1444,6 +1448,20 @@ def _layer_table(table, n: int):
     return codes, [float(v) for v in ps], overrides, ks, nbytes
 
 
+def _enable_prune_masks(module: torch.nn.Module, tensors: dict) -> bool:
+    """Give every FP32 layer whose magnitude-pruning mask the file stores (dense PALS) its buffer."""
+    enabled = False
+    for key in tensors:
+        if key.startswith("state.") and key.endswith(".prune_mask"):
+            layer = module.get_submodule(key[len("state."):-len(".prune_mask")])
+            if getattr(layer, "binary", True) or not hasattr(layer, "enable_prune_mask"):
+                raise SBTFileError(f"invalid model file: tensor {key[:60]!r} does not belong to the network")
+            if layer.prune_mask is None:
+                layer.enable_prune_mask()
+                enabled = True
+    return enabled
+
+
 def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
     """Restore a freshly built network in place from :func:`pack_module`'s output.
 
@@ -1476,6 +1494,8 @@ def unpack_module(module: torch.nn.Module, meta: dict, tensors: dict) -> None:
     masks_blob = _masks_tensor(tensors)
     nbytes = _mask_blob_sizes(masks_blob, codes, rice_nbytes, overrides, [layer.weight.numel() for _, layer in layers])
 
+    if _enable_prune_masks(module, tensors):  # dense PALS: the buffers exist once enabled
+        state = module.state_dict()
     stored = {}
     expected = {"sbt.masks"}
     for key, value in tensors.items():

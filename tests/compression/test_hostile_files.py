@@ -322,6 +322,9 @@ F = {"$float": "nan"}
     (SBTClassifier, _attr("p_", 2.0), "p_"),
     (SBTClassifier, _attr("pals_history_", [[1]]), "records"),
     (SBTClassifier, _attr("patch_len_", 3), "patch_len_"),  # the network's tokens hold 1 step
+    # a pruning buffer of dense PALS in a sign-binary network's file
+    (SBTClassifier, lambda m, t: t.update({"state.encoder.embed.prune_mask": np.ones((8, 2), bool)}),
+     "does not belong"),
     (SBTClassifier, lambda m, t: m["attributes"].pop("n_channels_"), "lacks"),
     (SBTClassifier, lambda m, t: m["attributes"].update(scaler_mean_=1.0), "stored twice"),
     (SBTForecaster, _attr("_y_1d", True), "_y_1d"),

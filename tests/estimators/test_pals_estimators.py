@@ -101,3 +101,16 @@ def test_fitted_model_holds_no_training_data(fitted):
     assert pals.valid_dataset is None and pals.best_state_ is None
     assert fitted.net_.train_split is None
     assert len(pickle.dumps(fitted)) < 200_000
+
+
+def test_dense_pals_models_save_and_load(data, tmp_path):
+    # dense PALS prunes FP32 weights through boolean buffers the file must carry (the loader refused them)
+    dense = SBTClassifier(**{**PALS, "binary": False, "p": 0.0, "d": 8, "d_ff": 16}).fit(*data)
+    masks = [m.prune_mask for m in dense.module_.modules() if getattr(m, "prune_mask", None) is not None]
+    assert masks and dense.p_ > 0 and sum(int((~m).sum()) for m in masks) > 0
+    path = tmp_path / "dense_pals.sbt"
+    dense.save(path)
+    loaded = SBTClassifier.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(data[0]), dense.predict_proba(data[0]))
+    loaded_masks = [m.prune_mask for m in loaded.module_.modules() if getattr(m, "prune_mask", None) is not None]
+    assert all(bool((a == b).all()) for a, b in zip(masks, loaded_masks)) and len(loaded_masks) == len(masks)
