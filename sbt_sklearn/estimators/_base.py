@@ -108,11 +108,12 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             raise ValueError("pals=True keeps the checkpoint with the best validation loss already; "
                              "do not combine it with early_stopping=True")
 
-    #: what to do with one time-indexed series instead of a table of samples (see :meth:`_check_X`)
-    _series_hint = "cut it into windows with sbt_sklearn.sliding_windows(series, window)"
+    #: estimators that refuse a time-indexed table as X say here what to do instead (see
+    #: :meth:`_check_X`); None accepts it (a table of lag windows indexed by time is legitimate)
+    _series_hint: str | None = None
 
     def _check_X(self, X, *, reset: bool):
-        if isinstance(X, (pd.DataFrame, pd.Series)) and not isinstance(X.index, pd.MultiIndex) \
+        if self._series_hint and isinstance(X, (pd.DataFrame, pd.Series)) and not isinstance(X.index, pd.MultiIndex) \
                 and isinstance(X.index, (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)):
             raise ValueError(
                 f"X is a {type(X).__name__} indexed by time: one series of {len(X)} time steps, not a table of "
@@ -279,29 +280,32 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         """Whether this fit continues the fitted network (``warm_start=True`` and a fitted model)."""
         return bool(getattr(self, "warm_start", False)) and getattr(self, "net_", None) is not None
 
-    def _continued_net(self, module_kwargs, valid_ds, shuffle_rng):
-        """A copy of the fitted net, ready to train on: new callbacks (a fresh learning-rate
-        schedule over this fit's epochs, early stopping, PALS), a fresh optimizer, this fit's
-        budget and batch order. The copy keeps a refit atomic: the old net is untouched until
-        the new one has trained."""
-        old = {k: v for k, v in self.net_.get_params_for("module").items() if k != "seed"}
-        new = {k: v for k, v in module_kwargs.items() if k != "seed"}
-        changed = sorted(k for k in set(old) | set(new) if k != "max_len" and old.get(k) != new.get(k))
+    def _continued_net(self, module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs):
+        """A new skorch net built from the current hyperparameters (criterion and class weights,
+        budget, batch order, callbacks, device: a fresh optimizer and learning-rate schedule) whose
+        network starts as the fitted one, and whose history continues the fitted one's. The old
+        net is not touched, so a refit that fails leaves the model as it was."""
+        old_net = self.net_
+        old = dict(old_net.get_params_for("module"))
+        changed = sorted(k for k in set(old) | set(module_kwargs) if k not in ("seed", "max_len")
+                         and old.get(k) != module_kwargs.get(k))
         if changed:
             raise ValueError(
                 f"warm_start=True continues the fitted network, but the network's hyperparameters changed "
-                f"({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in changed[:5])}); set them back "
-                "or fit with warm_start=False"
+                f"({', '.join(f'{k}: {old.get(k)!r} -> {module_kwargs.get(k)!r}' for k in changed[:5])}); set them "
+                "back or fit with warm_start=False"
             )
-        net = copy.deepcopy(self.net_)
-        epochs, early = self._budget()
-        # skorch keeps these as plain attributes; the callbacks and the optimizer are rebuilt below
-        net.max_epochs, net.batch_size, net.lr = epochs, self.batch_size, self._lr()
-        net.iterator_train__seed = shuffle_rng
-        net.callbacks = self._callbacks(valid_ds)
-        net.train_split = predefined_split(valid_ds) if valid_ds is not None and early else None
-        net.initialize_callbacks()
-        net.initialize_optimizer()
+        # the fitted network's shape: its seed and table length (a longer window extends the masks)
+        kwargs = dict(module_kwargs, seed=old["seed"], max_len=old["max_len"])
+        net = self._make_net(module, kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)
+        net.initialize()
+        for name, layer in old_net.module_.named_modules():  # dense PALS pruning buffers
+            if getattr(layer, "prune_mask", None) is not None:
+                net.module_.get_submodule(name).enable_prune_mask()
+        net.module_.load_state_dict(old_net.module_.state_dict())
+        if hasattr(old_net.module_, "_p"):
+            net.module_._p = old_net.module_._p
+        net.history = copy.deepcopy(old_net.history)  # n_epochs_ and history_ count every call
         return net
 
     def _train(self, module, module_kwargs, criterion, train_ds, valid_ds, shuffle_rng, criterion_kwargs=None):
@@ -315,7 +319,8 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             if valid_ds is None and (self._fit_budget[1] or self.pals):
                 train_ds, valid_ds = self._validation_split(train_ds)
             if self._warm():
-                self.net_ = self._continued_net(module_kwargs, valid_ds, shuffle_rng)
+                self.net_ = self._continued_net(module, module_kwargs, criterion, valid_ds, shuffle_rng,
+                                                criterion_kwargs)
                 self.net_.partial_fit(train_ds, y=None)
             else:
                 self.net_ = self._make_net(module, module_kwargs, criterion, valid_ds, shuffle_rng, criterion_kwargs)

@@ -84,9 +84,6 @@ class SBTClassifier(ClassifierMixin, SBTBase):
     [1.0, 1.0]
     """
 
-    _series_hint = ("pass a panel of series instead (a list of (n_channels, length) arrays, a 3-D array, or an "
-                    "sktime pd-multiindex frame with an instance level)")
-
     _parameter_constraints: dict = {
         **SBTBase._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -236,9 +233,12 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         dataset = self._dataset(X, y_enc, pad)
         criterion_kwargs = {}
         if self.class_weight is not None:
-            weights = compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)), y=y_enc) \
-                if isinstance(self.class_weight, str) else \
-                np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
+            if isinstance(self.class_weight, str):  # "balanced" over the classes y holds (a warm fit may lack some)
+                present = np.unique(y_enc)
+                weights = np.ones(len(self.classes_))
+                weights[present] = compute_class_weight(self.class_weight, classes=present, y=y_enc)
+            else:
+                weights = np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
             criterion_kwargs["weight"] = torch.as_tensor(weights, dtype=torch.float32)
         n_tokens = -(-self.n_timesteps_ // self.patch_len_)
         max_len = max(n_tokens, 512 if self.pos_encoding == "learnable" else 1)

@@ -104,6 +104,11 @@ class ExportMixin:
         True
         """
         check_is_fitted(self)
+        if max_len is None:  # the network's tables, or the fitted windows where they are longer (warm_start)
+            net = self.net_.module_
+            extra = self._folded_io()[2]
+            tables = int(net.encoder.pos.max_len) * int(getattr(net, "patch_len", 1))
+            max_len = max(int(self.n_timesteps_) + extra, tables)
         if not transforms:
             return fold_network(self.net_.module_, max_len=max_len)
         input_mode, output_mode, _ = self._folded_io()

@@ -208,6 +208,14 @@ def _tail(name, value, ctx):
         raise _bad(name, "must hold at least 2 knots with increasing values")
 
 
+def _warm_settings(name, value, ctx):
+    keys = {"target", "linear_base", "base_lags", "base_alpha"}
+    if not isinstance(value, dict) or set(value) != keys or not all(
+            v is None or (isinstance(v, (str, Integral, Real)) and not isinstance(v, (bool, np.bool_)))
+            for v in value.values()):
+        raise _bad(name, f"must be a dict of {sorted(keys)} holding strings, numbers or None")
+
+
 def _patch_len(name, value, ctx):
     if _int(name, value, 1) != int(ctx.plan.kwargs.get("patch_len", 1)):
         raise _bad(name, f"is {value}, but the network's tokens hold {ctx.plan.kwargs.get('patch_len', 1)} step(s)")
@@ -237,7 +245,8 @@ _COMMON = {
 FILE_ATTRIBUTES = {
     "SBTClassifier": {**_COMMON, "classes_": _classes, "patch_len_": _patch_len},
     "SBTForecaster": {**_COMMON, "_y_1d": _y_1d, "base_lags_": _base_lags, "base_alpha_": _base_alpha,
-                      "base_coef_": _base_coef, "base_intercept_": _base_intercept},
+                      "base_coef_": _base_coef, "base_intercept_": _base_intercept,
+                      "_warm_settings": _warm_settings},
     "SBTAnomalyDetector": {**_COMMON, "channel_weights_": _channel_weights, "rarity_channels_": _rarity_channels,
                            "value_bins_": _value_bins, "error_tail_": _tail, "rarity_tail_": _tail,
                            "threshold_": _finite_number, "offset_": _offset},

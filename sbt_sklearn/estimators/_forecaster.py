@@ -135,9 +135,6 @@ class SBTForecaster(RegressorMixin, SBTBase):
         "max_windows_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    _series_hint = ("cut it into (X, y) with sbt_sklearn.sliding_windows(series, window), or use "
-                    "sbt_sklearn.sktime.SBTSktimeForecaster, which fits and forecasts a series")
-
     #: max_epochs="auto": about 300 steps, at least 10 epochs (the fixed default it replaced, which
     #: every training set of 3,840 windows or more still gets), at most 500
     _AUTO_STEPS, _AUTO_MIN_EPOCHS, _AUTO_MAX_EPOCHS = 300, 10, 500
@@ -348,6 +345,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
         self._y_1d = y_1d
 
         model_seed, shuffle_rng, base_rng = self._seeds()
+        settings = {k: getattr(self, k) for k in ("target", "linear_base", "base_lags", "base_alpha")}
+        kept = getattr(self, "_warm_settings", None)  # absent on a model loaded from a file
+        if warm and kept is not None and kept != settings:
+            changed = ", ".join(f"{k}: {kept[k]!r} -> {settings[k]!r}" for k in settings if kept[k] != settings[k])
+            raise ValueError(f"warm_start=True keeps the fitted input transform and linear base, but {changed} "
+                             "changed; set them back or fit with warm_start=False")
+        if not warm:
+            self._warm_settings = settings
         if not warm:  # warm_start keeps the scaler and the linear base: the network continues on their residual
             self._fit_scaler(X, pad)
             self.base_lags_, self.base_alpha_, self.base_coef_, self.base_intercept_ = 0, None, None, None

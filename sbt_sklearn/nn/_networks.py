@@ -37,6 +37,8 @@ def patch_tokens(x: torch.Tensor, padding_mask: torch.Tensor | None, patch_len: 
     """
     if patch_len == 1:
         return x, padding_mask
+    if padding_mask is not None:  # padded steps inside a token's patch count as zeros, whatever they held
+        x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
     b, t, c = x.shape
     extra = (-t) % patch_len
     if extra:

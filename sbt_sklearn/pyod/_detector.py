@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._docstrings import fill_doc
@@ -83,13 +84,45 @@ class SBTPyODDetector(BaseDetector):
             The fitted detector.
         """
         self._set_n_classes(y)  # PyOD's bookkeeping for predict_proba (two classes)
-        self.estimator_ = SBTAnomalyDetector(**self.get_params()).fit(X)
+        if self.warm_start and getattr(self, "estimator_", None) is not None:  # continue the fitted network
+            self.estimator_ = self.estimator_.set_params(**self.get_params()).fit(X)
+        else:
+            self.estimator_ = SBTAnomalyDetector(**self.get_params()).fit(X)
         self.decision_scores_ = -self.estimator_.score_samples(X)
         self._process_decision_scores()
         if self.threshold == "pot":  # the detector's own threshold instead of the quantile
             self.threshold_ = float(self.estimator_.threshold_)
             self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def fit_series(self, series, window):
+        """Fit on one long (mostly normal) series cut into windows of ``window`` steps.
+
+        As :meth:`sbt_sklearn.SBTAnomalyDetector.fit_series`; ``decision_scores_`` are then the
+        scores of those windows.
+
+        Parameters
+        ----------
+        series : array-like of shape (n_timesteps, n_channels) or (n_timesteps,)
+            The training series, time along the first axis.
+        window : int
+            Steps per window.
+
+        Returns
+        -------
+        self : SBTPyODDetector
+            The fitted detector.
+        """
+        from ..data import sliding_windows
+
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an integer >= 1; got {window!r}")
+        values = np.asarray(series, dtype=np.float64)
+        values = values[:, None] if values.ndim == 1 else values
+        if values.ndim != 2 or len(values) < window:
+            raise ValueError(f"series must be (n_timesteps, n_channels) with at least window={window} steps; "
+                             f"got shape {values.shape}")
+        return self.fit(sliding_windows(values, window, horizon=0)[0])
 
     def decision_function(self, X):
         """Anomaly score of each window (higher = more anomalous).

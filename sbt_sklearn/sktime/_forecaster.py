@@ -103,6 +103,12 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         # missing="interpolate": sktime must let NaN through to _fit and update, which fill them
         self.set_tags(**{"capability:missing_values": self.missing == "interpolate"})
 
+    def _start_window(self) -> np.ndarray:
+        """The (window_length_, C) values forecasts start from (a forecaster pickled before they were kept
+        gets them from ``last_window_``)."""
+        window = getattr(self, "_filled_window", None)
+        return self._filled(self.last_window_.to_numpy(dtype=np.float64)) if window is None else window
+
     def _filled(self, values: np.ndarray) -> np.ndarray:
         """(T, C) values with NaN interpolated along time (missing="interpolate"), else as they are."""
         if self.missing != "interpolate" or np.isfinite(values).all():
@@ -143,6 +149,8 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         windows, targets = sliding_windows(values, self.window_length_, horizon=1)
         self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
         self.last_window_ = y.iloc[-self.window_length_:].copy()
+        # what forecasts start from: the last window of the series interpolated as a whole (missing="interpolate")
+        self._filled_window = values[-self.window_length_:].astype(np.float64)
         # the most recent training rows, for the conformal intervals (residual quantiles per step ahead)
         self._calibration_rows = values[-(self.window_length_ + _CALIBRATION_ROWS):].astype(np.float64)
         self._calibration = {}
@@ -151,7 +159,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
 
     def _predict(self, fh, X=None):
         steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
-        window = self._filled(self.last_window_.to_numpy(dtype=np.float64))
+        window = self._start_window()
         rolled = self.estimator_.forecast(window, int(steps.max()))  # (max step, C)
         index = fh.to_absolute_index(self.cutoff)
         return pd.DataFrame(rolled[steps - 1], index=index, columns=self.last_window_.columns)
@@ -162,9 +170,9 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         Origins are evenly spaced over the most recent training rows (at most
         :data:`_CALIBRATION_ORIGINS`, chosen from the rows alone, so the same whatever the horizon
         asked); from each, the model's forecast is rolled forward. For step ``h`` ahead and each
-        channel, the half-width at coverage ``c`` is the ``ceil((n_h + 1) c) / n_h`` quantile of the
-        absolute errors of the ``n_h`` origins whose step ``h`` lies in the rows (split-conformal's
-        finite-sample level; the largest error where that exceeds 1).
+        channel, the half-width at coverage ``c`` is the ``ceil((n_h + 1) c)``-th smallest absolute
+        error of the ``n_h`` origins whose step ``h`` lies in the rows (split conformal's
+        finite-sample rank; the largest error where that rank exceeds ``n_h``).
         """
         errors = self._calibration.get("errors")
         if errors is None or errors.shape[1] < horizon:
@@ -189,10 +197,11 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
                     f"prediction intervals {h + 1} steps ahead need training residuals that far ahead: fit on a "
                     f"series of at least window_length + {h + 1} = {self.window_length_ + h + 1} observations, or "
                     "shorten fh")
+            ordered = np.sort(known, axis=0)
             for k, c in enumerate(coverages):
-                if c > 0:
-                    level = min(1.0, np.ceil((len(known) + 1) * c) / len(known))
-                    out[k, h] = np.quantile(known, level, axis=0, method="higher")
+                if c > 0:  # the ceil((n + 1) c)-th smallest error (the largest where that exceeds n)
+                    rank = min(len(known), int(np.ceil((len(known) + 1) * c)))
+                    out[k, h] = ordered[rank - 1]
         return out
 
     def _predict_interval(self, fh, X=None, coverage=None):
@@ -245,6 +254,9 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         new = self._new_rows(y)
         if len(new):
             self.last_window_ = pd.concat([self.last_window_, new]).iloc[-self.window_length_:]
+            # new rows are interpolated after the filled window before them (no future values to use)
+            rows = np.vstack([self._start_window(), new.to_numpy(dtype=np.float64)])
+            self._filled_window = self._filled(rows)[-self.window_length_:]
         return self
 
     def _new_rows(self, y: pd.DataFrame) -> pd.DataFrame:
@@ -296,7 +308,8 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
                     "only repeat observations already seen, and the new rows must follow the cutoff"
                 )
             common = index[old].intersection(seen.index)
-            same = np.array_equal(y.loc[common].to_numpy(dtype=np.float64), seen.loc[common].to_numpy(dtype=np.float64))
+            same = np.array_equal(y.loc[common].to_numpy(dtype=np.float64), seen.loc[common].to_numpy(dtype=np.float64),
+                                  equal_nan=True)
             if not same:
                 raise ValueError(
                     f"update data revises observations already seen (time points {common[0]} to {common[-1]}): "
@@ -304,7 +317,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
                 )
         new = y.iloc[int(old.sum()):]
         if len(new):
-            check_values(as_real_array(new, name="y"), name="y")
+            check_values(as_real_array(new, name="y"), name="y", allow_nan=self.missing == "interpolate")
         return new
 
     @property

@@ -204,3 +204,13 @@ def test_the_forecasters_auto_budget_keeps_ten_epochs_on_long_series():
     assert SBTForecaster()._training_budget(1_200) == (30, False)
     assert SBTForecaster()._training_budget(96) == (300, False)
     assert SBTForecaster(max_windows_per_epoch=256)._training_budget(34_560) == (150, False)
+
+
+def test_patch_tokens_zero_the_padded_steps_of_a_partial_patch():
+    torch.manual_seed(0)
+    net = SBTClassificationNet(2, 3, d=8, n_layers=1, d_ff=16, patch_len=4, max_len=8).eval()
+    x = torch.randn(1, 10, 2)
+    padded = torch.cat([x, torch.randn(1, 6, 2) * 100], dim=1)  # garbage in the padding
+    mask = torch.tensor([[False] * 10 + [True] * 6])
+    with torch.no_grad():
+        torch.testing.assert_close(net(padded, mask), net(x), rtol=0, atol=1e-5)

@@ -100,13 +100,14 @@ def test_too_few_optimizer_steps_warn():
         SBTClassifier(**small, max_epochs=10, batch_size=4).fit(X, y)  # 10 x 10 = 100 steps
 
 
-@pytest.mark.parametrize("cls, hint", [(SBTAnomalyDetector, "fit_series"), (SBTForecaster, "sliding_windows"),
-                                       (SBTClassifier, "panel")], ids=lambda v: getattr(v, "__name__", v))
-def test_a_time_indexed_table_is_one_series_not_samples(cls, hint):
+def test_a_time_indexed_table_is_one_series_for_the_detector():
     frame = pd.DataFrame(_series(c=3), index=pd.date_range("2024-01-01", periods=200, freq="h"))
-    y = None if cls is SBTAnomalyDetector else np.arange(200) % 2
-    with pytest.raises(ValueError, match=rf"indexed by time: one series of 200 time steps.*{hint}"):
-        cls(**INIT_PARAMS[cls]).fit(frame, y)
+    with pytest.raises(ValueError, match=r"indexed by time: one series of 200 time steps.*fit_series"):
+        SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit(frame)
+    # for the forecaster a time-indexed table of lag windows (one row per window) is legitimate input
+    lags = pd.DataFrame(sliding_windows(_series(c=1)[:, 0], 8)[0][:, 0], index=frame.index[:192])
+    target = _series(c=1)[8:, 0]
+    assert SBTForecaster(**INIT_PARAMS[SBTForecaster]).fit(lags, target).predict(lags).shape == (192,)
 
 
 def test_fit_series_cuts_the_windows_for_the_user():

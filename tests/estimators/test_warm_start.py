@@ -84,3 +84,48 @@ def test_sample_weight_is_refused(cls):
     X, y = _data(cls)
     with pytest.raises(TypeError, match="sample_weight"):
         cls(**INIT_PARAMS[cls]).fit(X, y, sample_weight=np.ones(len(X)))
+
+
+def test_a_warm_fit_uses_the_current_training_settings():
+    X, y = _data(SBTClassifier)
+    est = SBTClassifier(**INIT_PARAMS[SBTClassifier], warm_start=True).fit(X, y)
+    est.set_params(class_weight="balanced").fit(X, y)
+    counts = np.bincount(np.searchsorted(est.classes_, y))
+    np.testing.assert_allclose(est.net_.criterion_.weight.numpy(), len(y) / (2 * counts), rtol=1e-6)
+    up = y == "up"  # a warm fit on one class only: weights for the classes y holds, no error
+    est.fit(X[up][:40], y[up][:40])
+    assert est.net_.criterion_.weight.tolist() == [1.0, 1.0]
+    det = SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector], warm_start=True).fit(_data(SBTAnomalyDetector)[0])
+    det.set_params(loss="huber", max_windows_per_epoch=50).fit(_data(SBTAnomalyDetector)[0])
+    assert isinstance(det.net_.criterion_, torch.nn.HuberLoss) and det.net_.iterator_train__max_samples == 50
+
+
+def test_a_warm_forecaster_refuses_a_changed_target_or_base():
+    X, y = _data(SBTForecaster)
+    f = SBTForecaster(**INIT_PARAMS[SBTForecaster], warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"target: 'relative' -> 'value'"):
+        f.set_params(target="value").fit(X, y)
+    with pytest.raises(ValueError, match=r"linear_base: 'ridge' -> None"):
+        f.set_params(target="relative", linear_base=None).fit(X, y)
+
+
+def test_exports_cover_the_longer_windows_of_a_warm_fit():
+    rng = np.random.default_rng(0)
+    short, long_ = rng.normal(size=(30, 2, 20)).astype(np.float32), rng.normal(size=(30, 2, 60)).astype(np.float32)
+    labels = np.arange(30) % 2
+    clf = SBTClassifier(**{**INIT_PARAMS[SBTClassifier], "patch_len": 1}, warm_start=True).fit(short, labels)
+    clf.fit(long_, labels)
+    assert clf.n_timesteps_ == 60
+    np.testing.assert_allclose(clf.export_folded()(torch.from_numpy(long_)).numpy(), clf.predict_proba(long_),
+                               rtol=0, atol=1e-5)
+
+
+def test_the_pyod_detector_continues_with_warm_start():
+    pytest.importorskip("pyod")
+    from sbt_sklearn.pyod import SBTPyODDetector
+
+    X, _ = _data(SBTAnomalyDetector)
+    det = SBTPyODDetector(**INIT_PARAMS[SBTAnomalyDetector], warm_start=True).fit(X)
+    first = det.estimator_.n_epochs_
+    det.fit(X)
+    assert det.estimator_.n_epochs_ == 2 * first
