@@ -40,7 +40,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     ahead and channel, the finite-sample quantile of the absolute errors of forecasts rolled from
     up to 500 origins in the last 10,000 training rows (the model has seen these rows in
     training, so the errors are in-sample; on ETTh1 and ETTm1 test data nominal 90 % intervals
-    covered 89.3 % and 88.7 % of the truths, :doc:`/user_guide/forecasting`). Intervals are
+    covered 89.1 % and 88.5 % of the truths, :doc:`/user_guide/forecasting`). Intervals are
     symmetric around the point forecast and reach as many steps ahead as the training series
     allows; the adapter keeps those rows (10,000 x channels floats) for them.
 
