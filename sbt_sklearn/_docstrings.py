@@ -156,7 +156,9 @@ PARAMETERS: dict[str, str] = _entries(
             instead of starting from a new one, as in scikit-learn's ``MLPClassifier``. What the
             first fit learned around the network stays: the input scaler, the classes, the patch
             length, the forecaster's linear base (the detector's threshold is refitted on the new
-            data). The network's hyperparameters must not change between the calls (checked).
+            data); the training settings (loss, class weights, budget) are this call's. The
+            network's hyperparameters, and the forecaster's ``target`` and linear base settings,
+            must not change between the calls (checked).
             ``n_epochs_`` and ``history_`` count every call's epochs. The sktime adapters refuse
             ``True``: sktime resets an estimator before every fit.
         """,
