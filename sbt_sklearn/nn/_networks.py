@@ -19,10 +19,10 @@ def patch_tokens(x: torch.Tensor, padding_mask: torch.Tensor | None, patch_len: 
 
     Returns ``(tokens, token_mask)``: tokens (B, ceil(T / P), P * C) hold the steps of a patch
     one after another (step-major, so a token is P contiguous rows of the (T, C) series), and
-    the last patch is completed with zeros (a standardised series' mean). A token is padding
-    only where all its steps are: a series of length L has ceil(L / P) valid tokens whatever
-    the length it is padded to, so padding never changes a prediction. ``patch_len=1`` returns
-    the inputs unchanged.
+    the last patch is completed with zeros (a standardised series' mean), as are padded steps.
+    A token is padding only where all its steps are: a series of length L has ceil(L / P) valid
+    tokens whatever the length it is padded to, so padding never changes a prediction.
+    ``patch_len=1`` returns the inputs unchanged.
 
     Examples
     --------
@@ -30,8 +30,8 @@ def patch_tokens(x: torch.Tensor, padding_mask: torch.Tensor | None, patch_len: 
     >>> from sbt_sklearn.nn import patch_tokens
     >>> x = torch.arange(10.0).reshape(1, 5, 2)  # 5 steps, 2 channels
     >>> tokens, mask = patch_tokens(x, torch.tensor([[False, False, False, True, True]]), 2)
-    >>> tokens[0].tolist()
-    [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0, 0.0, 0.0]]
+    >>> tokens[0].tolist()  # steps 3 and 4 are padding: zeros
+    [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
     >>> mask.tolist()
     [[False, False, True]]
     """
