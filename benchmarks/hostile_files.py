@@ -68,7 +68,7 @@ from _common import machine, write_results
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "compression"))
 from _outputs import main_output  # noqa: E402  (shared with the tests)
-from _payload import set_network_kwarg  # noqa: E402
+from _payload import regenerate_everything, set_network_kwarg  # noqa: E402
 from safetensors.numpy import save as st_save
 
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, sliding_windows
@@ -141,12 +141,7 @@ def make_consistent(meta, tensors):
     n_layers = kwarg_of(meta, "n_layers", 2)
     if not isinstance(n_layers, int) or isinstance(n_layers, bool) or not 0 < n_layers <= 256:
         return
-    n = 6 * n_layers + 2
-    meta["network"]["sparse_layers"] = {"n": n, "p": 0.0, "keep_override": None, "coding": "r" * n,
-                                        "rice_k": [0] * n, "rice_nbytes": [0] * n}
-    tensors["sbt.masks"] = np.zeros(0, np.uint8)
-    for key in [k for k in tensors if k.startswith("state.")]:
-        del tensors[key]
+    regenerate_everything(meta, tensors, n_layers)
 
 
 # ---- the cases -------------------------------------------------------------------------------------

@@ -460,17 +460,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         >>> det.n_timesteps_, det.score_series(series).shape
         (20, (300,))
         """
-        from ..data import sliding_windows
-
-        if isinstance(window, (bool, np.bool_)) or not isinstance(window, Integral) or window < 1:
-            raise ValueError(f"window must be an integer >= 1; got {window!r}")
-        values = as_real_array(series, name="series")
-        values = values[:, None] if values.ndim == 1 else values
-        if values.ndim != 2 or len(values) < window:
-            raise ValueError(f"series must be (n_timesteps, n_channels) with at least window={window} steps; "
-                             f"got shape {values.shape}")
-        windows, _ = sliding_windows(values, int(window), horizon=0)
-        return self.fit(windows)
+        return self.fit(series_windows(series, window))
 
     def score_series(self, series, *, smooth=1):
         """Normality score of every time step of a long series (higher = more normal).
@@ -519,3 +509,18 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             scores = minimum_filter1d(scores, size=smooth, origin=(smooth - 1) // 2, mode="nearest")
         scores = np.concatenate([np.full(self.n_timesteps_ - 1, scores[0]), scores])
         return scores if index is None else pd.Series(scores, index=index, name="score")
+
+
+def series_windows(series, window) -> np.ndarray:
+    """Zero-copy windows (n, C, window) of a (T, C) or (T,) series, for ``fit_series``; ValueError
+    for a window that is not an integer >= 1 or longer than the series."""
+    from ..data import sliding_windows
+
+    if isinstance(window, (bool, np.bool_)) or not isinstance(window, Integral) or window < 1:
+        raise ValueError(f"window must be an integer >= 1; got {window!r}")
+    values = as_real_array(series, name="series")
+    values = values[:, None] if values.ndim == 1 else values
+    if values.ndim != 2 or len(values) < window:
+        raise ValueError(f"series must be (n_timesteps, n_channels) with at least window={window} steps; "
+                         f"got shape {values.shape}")
+    return sliding_windows(values, int(window), horizon=0)[0]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._docstrings import fill_doc
 from ..estimators import SBTAnomalyDetector
+from ..estimators._anomaly import series_windows
 from ..estimators._mirror import mirrored_init
 
 try:
@@ -113,16 +113,7 @@ class SBTPyODDetector(BaseDetector):
         self : SBTPyODDetector
             The fitted detector.
         """
-        from ..data import sliding_windows
-
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"window must be an integer >= 1; got {window!r}")
-        values = np.asarray(series, dtype=np.float64)
-        values = values[:, None] if values.ndim == 1 else values
-        if values.ndim != 2 or len(values) < window:
-            raise ValueError(f"series must be (n_timesteps, n_channels) with at least window={window} steps; "
-                             f"got shape {values.shape}")
-        return self.fit(sliding_windows(values, window, horizon=0)[0])
+        return self.fit(series_windows(series, window))
 
     def decision_function(self, X):
         """Anomaly score of each window (higher = more anomalous).

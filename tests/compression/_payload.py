@@ -30,3 +30,18 @@ def set_network_kwarg(meta: dict, name: str, value, param: bool = False) -> None
             item[1] = value
             return
     items.append([name, value])
+
+
+def regenerate_everything(meta: dict, tensors: dict, n_layers: int) -> None:
+    """Give a model file a sparse-layer table that fits a network of ``n_layers`` encoder layers
+    (prune rate 0: empty masks) and no stored state, so that the loader regenerates all of it (as an
+    attacker who wants the network built would write it; shared by the hostile-file tests and
+    benchmark)."""
+    import numpy as np
+
+    n = 6 * n_layers + 2
+    meta["network"]["sparse_layers"] = {"n": n, "p": 0.0, "keep_override": None, "coding": "r" * n,
+                                        "rice_k": [0] * n, "rice_nbytes": [0] * n}
+    tensors["sbt.masks"] = np.zeros(0, np.uint8)
+    for key in [k for k in tensors if k.startswith("state.")]:
+        del tensors[key]

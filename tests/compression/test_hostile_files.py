@@ -31,7 +31,7 @@ import pytest
 import torch
 from _outputs import main_output
 from _params import INIT_PARAMS
-from _payload import deflate, set_network_kwarg
+from _payload import deflate, regenerate_everything, set_network_kwarg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save as st_save
@@ -125,12 +125,7 @@ def consistent_tensors(n_layers):
     """A sparse-layer table that fits a network of ``n_layers`` (prune rate 0: empty masks) and no
     stored state (all of it regenerated), as an attacker who wants the network built would write it."""
     def edit(meta, tensors):
-        n = 6 * n_layers + 2
-        meta["network"]["sparse_layers"] = {"n": n, "p": 0.0, "keep_override": None, "coding": "r" * n,
-                                            "rice_k": [0] * n, "rice_nbytes": [0] * n}
-        tensors["sbt.masks"] = np.zeros(0, np.uint8)
-        for key in [k for k in tensors if k.startswith("state.")]:
-            del tensors[key]
+        regenerate_everything(meta, tensors, n_layers)
     return edit
 
 
