@@ -145,6 +145,7 @@ PRODUCERS = {
                                     "'{\"d\": 64, \"d_ff\": 256, \"max_epochs\": 10, \"max_windows_per_epoch\": "
                                     "8192, \"norm\": \"layer_plain\"}' "
                                     "--out docs/benchmarks/forecasting_norm_layer_plain",
+    "gpu": "python benchmarks/gpu.py --repeats 2 (on a machine with a CUDA device)",
     "hostile_files": "python benchmarks/hostile_files.py",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
     "intervals": "python benchmarks/intervals.py --datasets ETTh1 (and ETTm1, in a second process), then "
