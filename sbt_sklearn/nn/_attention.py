@@ -100,7 +100,8 @@ class SparseMultiheadAttention(nn.Module):
         return x.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
 
     def forward(
-        self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None, need_past: bool = True
+        self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None, need_past: bool = True,
+        n_queries: int = 1,
     ) -> torch.Tensor:
         """Attend over ``x`` of shape (B, T, d).
 
@@ -111,15 +112,20 @@ class SparseMultiheadAttention(nn.Module):
         key_padding_mask : torch.Tensor, optional
             Boolean (B, T), True at padded steps; padded steps are never attended to.
         need_past : bool, default=True
-            With ``False`` only the output at the last step is returned, shape (B, 1, d).
+            With ``False`` only the outputs at the last ``n_queries`` steps are returned, shape
+            (B, n_queries, d).
+        n_queries : int, default=1
+            In ``"step_t"`` mode, how many trailing steps are queries (see
+            :func:`~sbt_sklearn.nn.step_t_mask`); the other modes use it only with
+            ``need_past=False``.
 
         Returns
         -------
         torch.Tensor
-            Shape (B, T, d), or (B, 1, d) when ``need_past=False``.
+            Shape (B, T, d), or (B, n_queries, d) when ``need_past=False``.
         """
         if self.mode == "step_t" and self.fast_step_t:
-            return self._step_t_fast(x, key_padding_mask, need_past)
+            return self._step_t_fast(x, key_padding_mask, need_past, n_queries)
         b, t, _ = x.shape
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)  # (B, T, d)
         q, k, v = self._split(q), self._split(k), self._split(v)  # (B, h, T, d')
@@ -128,30 +134,31 @@ class SparseMultiheadAttention(nn.Module):
             q, k, v = q * m[0], k * m[1], v * m[2]
         allowed = None
         if self.mode == "step_t":
-            allowed = step_t_mask(t, device=x.device)[None, None]  # (1, 1, T, T)
+            allowed = step_t_mask(t, device=x.device, n_queries=n_queries)[None, None]  # (1, 1, T, T)
         if key_padding_mask is not None:
             keys_ok = ~key_padding_mask[:, None, None, :]  # (B, 1, 1, T)
             allowed = keys_ok if allowed is None else allowed & keys_ok
         out = _attend(q, k, v, allowed)  # (B, h, T, d')
         out = out.transpose(1, 2).reshape(b, t, self.d)
         if not need_past:
-            out = out[:, -1:]
+            out = out[:, -n_queries:]
         return self.out_proj(out)
 
-    def _step_t_fast(self, x, key_padding_mask, need_past):
+    def _step_t_fast(self, x, key_padding_mask, need_past, n_queries=1):
         b, t, _ = x.shape
-        past = x[:, :-1]  # (B, T-1, d)
+        q = min(int(n_queries), t)
+        past = x[:, : t - q]  # (B, T-q, d)
         v_past = self.v_proj(past)  # a past step attends only to itself: its output is its value
-        if t > 1:
-            q_last = self._split(self.q_proj(x[:, -1:]))  # (B, h, 1, d'): the only real query
-            k_past = self._split(self.k_proj(past))  # (B, h, T-1, d')
+        if t > q:
+            q_rows = self._split(self.q_proj(x[:, t - q :]))  # (B, h, q, d'): the only real queries
+            k_past = self._split(self.k_proj(past))  # (B, h, T-q, d')
             allowed = None
             if key_padding_mask is not None:
-                allowed = ~key_padding_mask[:, None, None, :-1]  # (B, 1, 1, T-1)
-            last = _attend(q_last, k_past, self._split(v_past), allowed)  # (B, h, 1, d')
-            last = last.transpose(1, 2).reshape(b, 1, self.d)
+                allowed = ~key_padding_mask[:, None, None, : t - q]  # (B, 1, 1, T-q)
+            last = _attend(q_rows, k_past, self._split(v_past), allowed)  # (B, h, q, d')
+            last = last.transpose(1, 2).reshape(b, q, self.d)
         else:  # nothing to attend to
-            last = x.new_zeros(b, 1, self.d)
+            last = x.new_zeros(b, q, self.d)
         out = torch.cat([v_past, last], dim=1) if need_past else last
         return self.out_proj(out)
 

@@ -60,11 +60,11 @@ class SBTEncoderLayer(nn.Module):
         self.norm1 = make_norm(norm, d)
         self.norm2 = make_norm(norm, d)
 
-    def forward(self, x, padding_mask=None, last_only=False):  # noqa: D102
-        a = self.attn(x, padding_mask, need_past=not last_only)  # (B, T, d) or (B, 1, d)
+    def forward(self, x, padding_mask=None, last_only=False, n_queries=1):  # noqa: D102
+        a = self.attn(x, padding_mask, need_past=not last_only, n_queries=n_queries)  # (B, T or n_queries, d)
         if last_only:
-            x = x[:, -1:]
-            padding_mask = None if padding_mask is None else padding_mask[:, -1:]
+            x = x[:, -n_queries:]
+            padding_mask = None if padding_mask is None else padding_mask[:, -n_queries:]
         x = self.norm1(x + a, padding_mask)
         x = self.norm2(x + self.lin2(torch.relu(self.lin1(x))), padding_mask)
         return x
@@ -144,15 +144,16 @@ class SBTEncoder(nn.Module):
             for i in range(n_layers)
         )
 
-    def forward(self, x, padding_mask=None, last_only=False):
-        """Encode ``x`` of shape (B, T, m) into (B, T, d), or (B, 1, d) with ``last_only``.
+    def forward(self, x, padding_mask=None, last_only=False, n_queries=1):
+        """Encode ``x`` of shape (B, T, m) into (B, T, d), or (B, n_queries, d) with ``last_only``.
 
-        ``last_only`` computes the final layer for the last step only; with step-T attention
-        the last step is all the last-step head needs.
+        ``last_only`` computes the final layer for the last ``n_queries`` steps only; with
+        step-T attention (where the last ``n_queries`` steps are the queries) they are all a
+        last-step head needs.
         """
         z = self.pos(self.embed(x) * math.sqrt(self.d))  # (B, T, d)
         for i, layer in enumerate(self.layers):
-            z = layer(z, padding_mask, last_only=last_only and i == len(self.layers) - 1)
+            z = layer(z, padding_mask, last_only=last_only and i == len(self.layers) - 1, n_queries=n_queries)
         return torch.relu(z)
 
 

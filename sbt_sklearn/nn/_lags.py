@@ -35,7 +35,18 @@ def base_features(x: torch.Tensor, lags: int) -> torch.Tensor:
     return torch.cat([last, past.reshape(x.shape[0], -1)], dim=1)
 
 
-def base_forecast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """The linear base's output ``base_features(x, L) @ weight + bias`` for windows ``x`` (B, T, C),
-    with ``L = weight.shape[0] // C`` lags; ``weight`` (L * C, C), ``bias`` (C,)."""
-    return base_features(x, weight.shape[0] // x.shape[2]) @ weight + bias
+def base_forecast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, shared: bool = False) -> torch.Tensor:
+    """The linear base's output for windows ``x`` (B, T, C).
+
+    Cross-channel (``shared=False``, one step ahead): ``base_features(x, L) @ weight + bias``
+    with ``L = weight.shape[0] // C`` lags, ``weight`` (L * C, C), ``bias`` (C,); returns (B, C).
+    Channel-shared and direct (``shared=True``, H steps ahead): every channel's own ``L`` lag
+    features times ``weight`` (L, H) plus ``bias`` (H,), the same map for every channel;
+    returns (B, H, C).
+    """
+    if not shared:
+        return base_features(x, weight.shape[0] // x.shape[2]) @ weight + bias
+    b, t, c = x.shape
+    per_channel = x.transpose(1, 2).reshape(b * c, t, 1)
+    out = base_features(per_channel, weight.shape[0]) @ weight + bias  # (B * C, H)
+    return out.reshape(b, c, -1).transpose(1, 2)

@@ -9,11 +9,13 @@ from ._rng import stable_keys
 __all__ = ["step_t_mask", "qkv_activation_masks"]
 
 
-def step_t_mask(length: int, device=None) -> torch.Tensor:
+def step_t_mask(length: int, device=None, n_queries: int = 1) -> torch.Tensor:
     """Boolean step-T attention mask of shape (length, length); True means "may attend".
 
     Rows ``0 .. length-2`` (past steps) attend only to themselves; the last row (step t)
-    attends to every past step but not to itself (Gorbett et al., 2023, Sec. 4.2).
+    attends to every past step but not to itself (Gorbett et al., 2023, Sec. 4.2). With
+    ``n_queries=H`` the last ``H`` rows are queries (the steps a multi-horizon forecaster
+    predicts): each attends to every past row, but not to itself or to another query.
 
     Examples
     --------
@@ -22,11 +24,17 @@ def step_t_mask(length: int, device=None) -> torch.Tensor:
     tensor([[1, 0, 0],
             [0, 1, 0],
             [1, 1, 0]], dtype=torch.int32)
+    >>> step_t_mask(4, n_queries=2).int()
+    tensor([[1, 0, 0, 0],
+            [0, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 0, 0]], dtype=torch.int32)
     """
     allowed = torch.eye(length, dtype=torch.bool, device=device)
-    if length > 0:
-        allowed[-1, :] = True
-        allowed[-1, -1] = False  # step t never sees itself (with one step it sees nothing: output 0)
+    q = min(int(n_queries), length)
+    if q > 0:
+        allowed[length - q:, :] = False
+        allowed[length - q:, : length - q] = True  # a query never sees itself (with no past it sees nothing: output 0)
     return allowed
 
 

@@ -173,6 +173,10 @@ class SBTLastStepNet(_SBTNet):
     detection (the last row is reconstructed). With step-T attention the final layer is
     computed for the last step only. Returns (B, n_outputs).
 
+    With ``n_queries=H`` (multi-horizon forecasting) the last ``H`` rows are queries: under
+    step-T attention each attends to every earlier row and to no query, the final layer and the
+    decoder run for those rows alone, and the output is (B, H, n_outputs).
+
     Parameters
     ----------
     n_channels : int
@@ -182,6 +186,8 @@ class SBTLastStepNet(_SBTNet):
     output_gate : bool, default=False
         Multiply the output by a trainable FP32 vector that starts at 1 (used by the forecaster
         on top of its linear base).
+    n_queries : int, default=1
+        Rows at the end of the input that are predicted (see above).
     **kwargs
         Encoder hyperparameters, see :class:`SBTEncoder`.
 
@@ -192,12 +198,16 @@ class SBTLastStepNet(_SBTNet):
     >>> net = SBTLastStepNet(3, 3, d=16, n_layers=1, d_ff=32, attention="step_t", norm="layer")
     >>> net(torch.randn(5, 20, 3)).shape
     torch.Size([5, 3])
+    >>> SBTLastStepNet(3, 3, d=16, n_layers=1, d_ff=32, n_queries=4)(torch.randn(5, 24, 3)).shape
+    torch.Size([5, 4, 3])
     """
 
     def __init__(self, n_channels: int, n_outputs: int, *, d: int = 64, n_heads: int = 2, n_layers: int = 2,
                  d_ff: int = 256, p: float = 0.5, binary: bool = True, attention: str = "step_t",
                  norm: str = "layer", pos_encoding: str = "fixed", max_len: int = 512,
-                 topk_scope: str = "layer", seed: int = 0, output_gate: bool = False) -> None:
+                 topk_scope: str = "layer", seed: int = 0, output_gate: bool = False, n_queries: int = 1) -> None:
+        if int(n_queries) < 1:
+            raise ValueError(f"n_queries must be >= 1; got {n_queries}")
         super().__init__(n_channels, n_outputs, d=d, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff, p=p,
                          binary=binary, attention=attention, norm=norm, pos_encoding=pos_encoding,
                          max_len=max_len, topk_scope=topk_scope, seed=seed)
@@ -206,11 +216,13 @@ class SBTLastStepNet(_SBTNet):
         # decoder cannot scale itself below its gain). Starting at 0 (ReZero) was measured worse:
         # the gate stayed near 0 and the network added nothing to the baseline.
         self.output_gate = nn.Parameter(torch.ones(n_outputs)) if output_gate else None
+        self.n_queries = int(n_queries)
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Output at the last step of windows ``x`` (B, T, m)."""
+        """Output at the last step (or the last ``n_queries`` steps) of windows ``x`` (B, T, m)."""
         self._before_forward()
+        q = self.n_queries
         with self._fused_biprop():
-            z = self.encoder(x, padding_mask, last_only=True)  # (B, 1, d)
-            out = self.decoder(z[:, -1])  # (B, n_outputs)
+            z = self.encoder(x, padding_mask, last_only=True, n_queries=q)  # (B, q, d)
+            out = self.decoder(z[:, -1] if q == 1 else z)  # (B, n_outputs) or (B, q, n_outputs)
         return out if self.output_gate is None else out * self.output_gate

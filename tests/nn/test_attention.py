@@ -151,3 +151,48 @@ def test_invalid_configuration_errors():
         SparseMultiheadAttention(10, 3)
     with pytest.raises(ValueError, match="attention mode"):
         SparseMultiheadAttention(8, 2, mode="sparse")
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_multi_query_fast_path_equals_masked_full_computation(n_layers):
+    """H query rows: the fast path (final layer for the queries only) equals the explicit
+    (T, T) step-T mask over every row, in outputs and in every gradient."""
+    torch.manual_seed(2)
+    h = 3
+    net = SBTLastStepNet(4, 4, d=16, n_heads=2, n_layers=n_layers, d_ff=24, p=0.5, norm="layer", seed=7,
+                         n_queries=h, output_gate=True)
+    x = torch.randn(6, 15, 4, requires_grad=True)
+    r = torch.randn(6, h, 4)
+    out_fast = net(x)
+    assert out_fast.shape == (6, h, 4)
+    (out_fast * r).sum().backward()
+    g_fast, gx_fast = _grads(net), x.grad.clone()
+
+    net.zero_grad()
+    x.grad = None
+    for m in net.modules():
+        if isinstance(m, SparseMultiheadAttention):
+            m.fast_step_t = False
+    z = net.encoder(x, last_only=False, n_queries=h)  # every row, explicit mask
+    out_slow = net.decoder(z[:, -h:]) * net.output_gate
+    (out_slow * r).sum().backward()
+    torch.testing.assert_close(out_fast, out_slow, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(x.grad, gx_fast, rtol=1e-5, atol=1e-6)
+    g_slow = _grads(net)
+    assert g_fast.keys() == g_slow.keys() and g_fast
+    for name in g_fast:
+        torch.testing.assert_close(g_fast[name], g_slow[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_queries_see_every_past_row_and_no_query():
+    attn = SparseMultiheadAttention(8, 2, mode="step_t", seed=0).eval()
+    x = torch.randn(2, 7, 8)
+    with torch.no_grad():
+        base = attn(x, n_queries=3)
+        for row, expected in ((1, [False, True, False, False, True, True, True]),
+                              (5, [False, False, False, False, False, True, False])):
+            y = x.clone()
+            y[:, row] += 5.0
+            changed = ((attn(y, n_queries=3) - base).abs().amax(dim=(0, 2)) > 0).tolist()
+            assert changed == expected, row
+        assert attn(x, need_past=False, n_queries=3).shape == (2, 3, 8)
