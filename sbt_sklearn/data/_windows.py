@@ -98,9 +98,11 @@ def sliding_windows(
 
     Window ``i`` covers rows ``i * stride`` to ``i * stride + window - 1`` of the series and
     is returned channels-first, ``X[i] = series[i*stride : i*stride + window].T``. Its
-    target is the row ``horizon`` steps after the window's last row,
-    ``y[i] = series[i*stride + window + horizon - 1]``. With ``horizon=0`` the target is the
-    last row of the window itself, as used for reconstruction-based anomaly detection.
+    target is the row that follows the window, ``y[i] = series[i*stride + window]``
+    (``horizon=1``), the next ``H`` rows, ``y[i] = series[i*stride + window : ... + H].T``
+    (``horizon=H > 1``, channels before time as in X: what ``SBTForecaster(horizon=H)`` is
+    fitted on), or with ``horizon=0`` the last row of the window itself, as used for
+    reconstruction-based anomaly detection.
 
     Both outputs are read-only views into the series's memory (built with
     :func:`numpy.lib.stride_tricks.sliding_window_view`), so a series of 700,000 steps and
@@ -118,8 +120,9 @@ def sliding_windows(
     window : int
         Number of time steps in each window, at least 1.
     horizon : int, default=1
-        How many steps after the last row of a window its target lies. ``1`` is the next
-        step (single-step forecasting); ``0`` makes the target the window's last row.
+        How many rows after a window its target covers. ``1``: the next row (single-step
+        forecasting); ``H > 1``: the next ``H`` rows (direct multi-horizon forecasting; take
+        ``y[..., -1]`` for the ``H``-th row alone); ``0``: the window's last row.
     stride : int, default=1
         Step between the starts of consecutive windows, at least 1.
 
@@ -127,7 +130,7 @@ def sliding_windows(
     -------
     X : ndarray of shape (n_windows, n_channels, window)
         Read-only view of the windows, channels before time.
-    y : ndarray of shape (n_windows, n_channels)
+    y : ndarray of shape (n_windows, n_channels), or (n_windows, n_channels, horizon) for horizon > 1
         Read-only view of the target rows.
 
     Raises
@@ -170,6 +173,14 @@ def sliding_windows(
     >>> X, y = sliding_windows(series, window=3, horizon=0, stride=2)
     >>> X.shape, y.tolist()
     ((2, 2, 3), [[4.0, 5.0], [8.0, 9.0]])
+
+    ``horizon=2`` targets the next two rows, channels before time:
+
+    >>> X, y = sliding_windows(series, window=3, horizon=2)
+    >>> X.shape, y.shape, y[0].tolist()
+    ((2, 2, 3), (2, 2, 2), [[6.0, 8.0], [7.0, 9.0]])
+    >>> np.shares_memory(y, series)
+    True
     """
     window = _check_int(window, "window", 1)
     horizon = _check_int(horizon, "horizon", 0)
@@ -187,6 +198,9 @@ def sliding_windows(
 
     # (T - window + 1, C, window): element [i, c, k] is arr[i + k, c]; read-only view
     X = sliding_window_view(arr, window, axis=0)[::stride][:n_windows]
+    if horizon > 1:  # (n_windows, C, horizon): the rows after each window, channels before time
+        y = sliding_window_view(arr[window:], horizon, axis=0)[::stride][:n_windows]
+        return X, y
     first_target = window + horizon - 1
     y = arr[first_target::stride][:n_windows].view()
     y.flags.writeable = False

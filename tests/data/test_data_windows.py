@@ -21,7 +21,8 @@ def _brute_force(series, window, horizon, stride):
         horizon > 0 or start + window <= len(arr)
     ):
         X.append(arr[start : start + window].T)
-        y.append(arr[start + window + horizon - 1])
+        # horizon > 1: the next `horizon` rows, channels before time; else one row
+        y.append(arr[start + window : start + window + horizon].T if horizon > 1 else arr[start + window + horizon - 1])
         start += stride
     return np.array(X), np.array(y)
 
@@ -60,13 +61,17 @@ def test_values_match_brute_force(window, horizon, stride):
 
     expected_n = (len(series) - window - horizon) // stride + 1
     assert X.shape == (expected_n, 3, window)
-    assert y.shape == (expected_n, 3)
+    assert y.shape == ((expected_n, 3, horizon) if horizon > 1 else (expected_n, 3))
     np.testing.assert_array_equal(X, X_ref)
     np.testing.assert_array_equal(y, y_ref)
+    assert np.shares_memory(y, series) and not y.flags.writeable
     # definition, element by element
     for i in range(expected_n):
         np.testing.assert_array_equal(X[i], series[i * stride : i * stride + window].T)
-        np.testing.assert_array_equal(y[i], series[i * stride + window + horizon - 1])
+        if horizon > 1:
+            np.testing.assert_array_equal(y[i], series[i * stride + window : i * stride + window + horizon].T)
+        else:
+            np.testing.assert_array_equal(y[i], series[i * stride + window + horizon - 1])
     # the next window would not have had a target inside the series
     assert expected_n * stride + window + horizon - 1 >= len(series)
 
@@ -135,8 +140,8 @@ def test_dataframe_float_input_is_zero_copy():
 def test_series_input():
     s = pd.Series(np.arange(12.0))
     X, y = sliding_windows(s, 4, 2)
-    assert X.shape == (7, 1, 4)
-    np.testing.assert_array_equal(y[:, 0], np.arange(5.0, 12.0))
+    assert X.shape == (7, 1, 4) and y.shape == (7, 1, 2)
+    np.testing.assert_array_equal(y[:, 0, -1], np.arange(5.0, 12.0))  # the second row after each window
     assert np.shares_memory(X, s.to_numpy())
 
 
