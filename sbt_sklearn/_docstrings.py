@@ -315,6 +315,18 @@ TASK_PARAMETERS: dict[str, dict[str, str]] = {
             """,
     ),
     "forecaster": _entries(
+        horizon="""
+            horizon : int, default={default}
+                Rows predicted by one forward pass. ``1``: the row that follows each window (y of
+                shape (n_samples, n_channels)). ``H > 1``: the next ``H`` rows at once (direct
+                multi-horizon forecasting, y of shape (n_samples, n_channels, H), or
+                (n_samples, H) for one channel): ``H`` zero query rows follow the window, each
+                attends to every observed row under the step-T mask (not to itself or another
+                query), and the final layer runs for the query rows alone; the linear base is
+                then direct and shared by the channels (an (L, H) map of every channel's own
+                lags). :func:`sbt_sklearn.sliding_windows` with the same ``horizon`` gives
+                matching ``(X, y)`` views (see :doc:`/user_guide/forecasting`).
+            """,
         target="""
             target : {"relative", "delta", "value"}, default={default}
                 What the network sees and outputs. ``"relative"``: the window minus its last
@@ -338,7 +350,8 @@ TASK_PARAMETERS: dict[str, dict[str, str]] = {
                 on the last 10 % of the training windows (after a gap of one window), then
                 refits on all of them. With more than 128 channels no automatic base is fitted
                 (one lag would already need more than 16,384 coefficients); pass an integer to
-                force one.
+                force one. With ``horizon > 1`` the base is channel-shared and the limit is
+                262,144 coefficients (``base_lags * horizon``), e.g. 336 lags at a horizon of 720.
             """,
         base_alpha="""
             base_alpha : float or "auto", default={default}

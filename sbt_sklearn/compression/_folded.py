@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..anomaly._typicality import combined_anomaly
-from ..nn._lags import base_features
+from ..nn._lags import base_forecast
 
 __all__ = ["FoldedSBT", "FoldedAttention", "FoldedEncoderLayer", "fold_network"]
 
@@ -78,6 +78,9 @@ class FoldedAttention(nn.Module):
         Attention mode (see :class:`~sbt_sklearn.nn.SparseMultiheadAttention`).
     qkv_mask : torch.Tensor or None
         Boolean (3, L, d') activation masks for ``"qkv_mask"`` (windows up to L steps).
+    n_queries : int, default=1
+        Trailing steps that are queries (a multi-horizon forecaster's predicted rows, see
+        :func:`~sbt_sklearn.nn.step_t_mask`); with ``last_only`` their outputs are returned.
 
     Examples
     --------
@@ -91,9 +94,10 @@ class FoldedAttention(nn.Module):
     """
 
     def __init__(self, q: nn.Linear, k: nn.Linear, v: nn.Linear, out: nn.Linear, n_heads: int, mode: str,
-                 qkv_mask: Optional[torch.Tensor]) -> None:
+                 qkv_mask: Optional[torch.Tensor], n_queries: int = 1) -> None:
         super().__init__()
         self.q, self.k, self.v, self.out = q, k, v, out
+        self.n_queries = int(n_queries)
         self.n_heads = int(n_heads)
         self.d = int(q.weight.shape[0])
         self.head_dim = self.d // self.n_heads
@@ -126,34 +130,38 @@ class FoldedAttention(nn.Module):
         return x.reshape(b, t, self.n_heads, self.head_dim).transpose(1, 2)
 
     def attend_last(self, x: torch.Tensor) -> torch.Tensor:
-        """Step-T output of the last step of ``x`` (B, T, d), as a (B, d) matrix."""
-        b = x.shape[0]
-        past = x[:, :-1]  # (B, T-1, d)
-        a = torch.addmm(self.qk_bias, x[:, -1], self.qk).reshape(b, self.n_heads, self.d)  # (B, h, d)
-        w = torch.softmax(torch.bmm(a, past.transpose(1, 2)), dim=-1)  # (B, h, T-1)
-        ctx = torch.bmm(w, past).reshape(b, self.n_heads * self.d)  # (B, h*d)
-        return torch.addmm(self.vo_bias, ctx, self.vo_heads)
+        """Step-T outputs of the query steps of ``x`` (B, T, d): (B, d) for one query, else
+        (B, n_queries, d)."""
+        b, q = x.shape[0], self.n_queries
+        past = x[:, : x.shape[1] - q]  # (B, T-q, d)
+        rows = x[:, x.shape[1] - q :].reshape(b * q, self.d)
+        a = torch.addmm(self.qk_bias, rows, self.qk).reshape(b, q * self.n_heads, self.d)  # (B, q*h, d)
+        w = torch.softmax(torch.bmm(a, past.transpose(1, 2)), dim=-1)  # (B, q*h, T-q)
+        ctx = torch.bmm(w, past).reshape(b * q, self.n_heads * self.d)  # (B*q, h*d)
+        out = torch.addmm(self.vo_bias, ctx, self.vo_heads)
+        return out if q == 1 else out.reshape(b, q, self.d)
 
     def forward(self, x: torch.Tensor, last_only: bool) -> torch.Tensor:
-        """Attend over ``x`` (B, T, d); ``last_only`` returns the last step only, as (B, d)."""
-        b, t = x.shape[0], x.shape[1]
+        """Attend over ``x`` (B, T, d); ``last_only`` returns the query steps only, as (B, d) for
+        one query, else (B, n_queries, d)."""
+        b, t, nq = x.shape[0], x.shape[1], self.n_queries
         if self.mode == "step_t":
             if last_only:
                 return self.attend_last(x)
             out = self.vo(x)  # a past step attends to itself only: its output is out(v(x_t))
-            out[:, -1] = self.attend_last(x)
+            out[:, t - nq :] = self.attend_last(x).reshape(b, nq, self.d)
             return out
-        q = self._split(self.q(x[:, -1:] if last_only else x))  # only the last query when it is all we need
+        q = self._split(self.q(x[:, t - nq :] if last_only else x))  # only the queries when they are all we need
         k = self._split(self.k(x))
         v = self._split(self.v(x))
         if self.mode == "qkv_mask":
             m = self.qkv_mask[:, :t]  # (3, T, d') broadcast over batch and heads
-            q = q * (m[0, -1:] if last_only else m[0])
+            q = q * (m[0, t - nq :] if last_only else m[0])
             k, v = k * m[1], v * m[2]
         w = torch.softmax((q @ k.transpose(-2, -1)) / self.sqrt_dh, dim=-1)
         o = (w @ v).transpose(1, 2)
         if last_only:
-            return self.out(o.reshape(b, self.d))
+            return self.out(o.reshape(b, self.d) if nq == 1 else o.reshape(b, nq, self.d))
         return self.out(o.reshape(b, t, self.d))
 
 
@@ -177,7 +185,8 @@ class FoldedEncoderLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         a = self.attn(x, self.last_only)
         if self.last_only:
-            x = x[:, -1]
+            nq = self.attn.n_queries
+            x = x[:, -1] if nq == 1 else x[:, x.shape[1] - nq :]
         return self.feed_forward(self.norm1(a.add_(x)))
 
 
@@ -219,6 +228,13 @@ class FoldedSBT(nn.Module):
     patch_len : int, default=1
         Steps per token (:func:`~sbt_sklearn.nn.patch_tokens`): the embedding takes
         ``patch_len * C`` inputs and ``pos`` has a row per token.
+    n_queries : int, default=1
+        Rows a multi-horizon forecaster predicts: the append modes add that many zero rows, the
+        linear base is the channel-shared direct one (weight (lags, H), bias (H,)) and a
+        forecast comes out as (B, C, H).
+    output_scale : torch.Tensor or None
+        Weight (n_queries,) of the network output of each query row before the linear base is
+        added (the forecaster's ``net_blend_``); None: 1.
 
     Examples
     --------
@@ -237,7 +253,7 @@ class FoldedSBT(nn.Module):
                  input_mode: str = "none", output_mode: str = "raw",
                  channel_weights: Optional[torch.Tensor] = None, base_weight: Optional[torch.Tensor] = None,
                  base_bias: Optional[torch.Tensor] = None, rarity: Optional[tuple] = None,
-                 patch_len: int = 1) -> None:
+                 patch_len: int = 1, n_queries: int = 1, output_scale: Optional[torch.Tensor] = None) -> None:
         super().__init__()
         if head not in ("mean", "last"):
             raise ValueError(f"head must be 'mean' or 'last', got {head!r}")
@@ -250,6 +266,10 @@ class FoldedSBT(nn.Module):
         self.head = head
         self.raw_input = mean is not None
         self.patch_len = int(patch_len)
+        self.n_queries = int(n_queries)
+        self.has_output_scale = output_scale is not None
+        self.register_buffer("output_scale", torch.ones(self.n_queries) if output_scale is None
+                             else torch.as_tensor(output_scale).to(torch.float32).reshape(self.n_queries))
         c = embed.weight.shape[1] // self.patch_len
         self.register_buffer("mean", torch.zeros(c) if mean is None else mean.to(torch.float32))
         self.register_buffer("scale", torch.ones(c) if scale is None else scale.to(torch.float32))
@@ -259,7 +279,8 @@ class FoldedSBT(nn.Module):
         self.register_buffer("channel_weights", cw.to(torch.float64))
         self.input_mode, self.output_mode = input_mode, output_mode
         self.max_len = int(pos.shape[0]) * self.patch_len  # steps
-        self.base_lags = 0 if base_weight is None else int(base_weight.shape[0]) // c
+        per_lag = 1 if self.n_queries > 1 else c  # the direct base maps every channel's own lags
+        self.base_lags = 0 if base_weight is None else int(base_weight.shape[0]) // per_lag
         self.register_buffer("base_weight", torch.zeros(0, 0) if base_weight is None else base_weight.float())
         self.register_buffer("base_bias", torch.zeros(0) if base_bias is None else base_bias.float())
         self.has_rarity = rarity is not None
@@ -292,15 +313,15 @@ class FoldedSBT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.raw_input:
             x = (x.transpose(1, 2) - self.mean) / self.scale  # (B, T, C) float32, as the estimators
-        b, c = x.shape[0], x.shape[2]
+        b, c, nq = x.shape[0], x.shape[2], self.n_queries
         last = x[:, -1]  # the last observed row (standardised)
         base = last  # replaced below when there is a linear base (no allocation otherwise)
         if self.base_lags > 0:
-            base = base_features(x, self.base_lags) @ self.base_weight + self.base_bias
+            base = base_forecast(x[:, x.shape[1] - self.base_lags :], self.base_weight, self.base_bias, nq > 1)
         if self.input_mode == "relative_append_zero":
             x = x - last[:, None, :]
         if self.input_mode == "append_zero" or self.input_mode == "relative_append_zero":
-            x = torch.cat([x, x.new_zeros(b, 1, c)], dim=1)
+            x = torch.cat([x, x.new_zeros(b, nq, c)], dim=1)
         elif self.input_mode == "zero_last":
             x = torch.cat([x[:, :-1], x.new_zeros(b, 1, c)], dim=1)
         if self.patch_len > 1:  # as nn.patch_tokens without a mask, written out for TorchScript
@@ -313,22 +334,28 @@ class FoldedSBT(nn.Module):
         for i, layer in enumerate(self.layers):
             if i == 0 and self.fuse_first:
                 pre = torch.matmul(x, self.first_weight).add_(self.first_bias[:t])  # past steps: z + attn(z)
-                pre[:, -1] = layer.attn.attend_last(z).add_(z[:, -1])
+                pre[:, t - nq :] = layer.attn.attend_last(z).reshape(b, nq, -1).add_(z[:, t - nq :])
                 z = layer.feed_forward(layer.norm1(pre))
             else:
                 z = layer(z)
         z = torch.relu(z)
-        if z.dim() == 3:
-            z = z.mean(dim=1) if self.head == "mean" else z[:, -1]
-        out = self.decoder(z)
+        if z.dim() == 3 and self.head == "mean":
+            z = z.mean(dim=1)
+        elif z.dim() == 3 and nq == 1:
+            z = z[:, -1]
+        out = self.decoder(z)  # (B, C), or (B, H, C) for H query rows
+        if self.has_output_scale:
+            out = out * (self.output_scale if nq == 1 else self.output_scale.unsqueeze(1))
         if self.base_lags > 0:
             out = out + base
         if self.output_mode == "softmax":
             return torch.softmax(out.to(torch.float64), dim=1)
         if self.output_mode == "rescale":
-            return out.to(torch.float64) * self.scale64 + self.mean64
+            out = out.to(torch.float64) * self.scale64 + self.mean64
+            return out if nq == 1 else out.transpose(1, 2)
         if self.output_mode == "rescale_level":
-            return (out + last).to(torch.float64) * self.scale64 + self.mean64
+            out = (out + (last if nq == 1 else last.unsqueeze(1))).to(torch.float64) * self.scale64 + self.mean64
+            return out if nq == 1 else out.transpose(1, 2)
         if self.output_mode == "neg_weighted_error" or self.output_mode == "neg_weighted_error_delta":
             target = last
             if self.output_mode == "neg_weighted_error_delta" and x.shape[1] > 1:
@@ -373,7 +400,8 @@ def _fold_norm(norm: nn.Module) -> nn.Module:
 
 
 def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale=None, input_mode: str = "none",
-                 output_mode: str = "raw", channel_weights=None, base=None, rarity=None) -> FoldedSBT:
+                 output_mode: str = "raw", channel_weights=None, base=None, rarity=None,
+                 output_scale=None) -> FoldedSBT:
     """Fold a trained SBT network into a :class:`FoldedSBT` of plain torch layers.
 
     Parameters
@@ -393,6 +421,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
         Linear base added to the output (see :class:`FoldedSBT`).
     rarity : tuple of array-like or None, default=None
         Rarity tables of an anomaly detector (see :class:`FoldedSBT`).
+    output_scale : array-like or None, default=None
+        Per-query-row weight of the network output (see :class:`FoldedSBT`).
 
     Returns
     -------
@@ -433,12 +463,13 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
             else:
                 pos = _sinusoid(length, enc.d)
             last_step = isinstance(net, SBTLastStepNet)
+            n_queries = int(getattr(net, "n_queries", 1))
             layers = []
             for i, layer in enumerate(enc.layers):
                 a = layer.attn
                 qkv = qkv_masks(a, length) if a.mode == "qkv_mask" else None
                 attn = FoldedAttention(lin(a.q_proj), lin(a.k_proj), lin(a.v_proj), lin(a.out_proj), a.n_heads,
-                                       a.mode, qkv)
+                                       a.mode, qkv, n_queries)
                 layers.append(FoldedEncoderLayer(attn, lin(layer.lin1), lin(layer.lin2), _fold_norm(layer.norm1),
                                                  _fold_norm(layer.norm2), last_step and i == len(enc.layers) - 1))
             as_tensor = lambda v: None if v is None else torch.as_tensor(v)  # noqa: E731
@@ -452,7 +483,7 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
                                output_mode, as_tensor(channel_weights),
                                *(as_tensor(v) for v in (base if base is not None else (None, None))),
                                None if rarity is None else tuple(torch.as_tensor(v) for v in rarity),
-                               patch_len=patch)
+                               patch_len=patch, n_queries=n_queries, output_scale=as_tensor(output_scale))
     finally:
         net.train(was_training)
     return folded.eval().requires_grad_(False)

@@ -174,6 +174,8 @@ def plan_network(module_name, kwargs) -> NetworkPlan:
     o = _count_arg(args, _NETWORKS[module_name][1])
     d, h, f = _count_arg(args, "d"), _count_arg(args, "n_heads"), _count_arg(args, "d_ff")
     n_layers, max_len = _count_arg(args, "n_layers", 1, MAX_LAYERS), _count_arg(args, "max_len")
+    if "n_queries" in args:  # a multi-horizon forecaster's query rows are part of its max_len
+        _count_arg(args, "n_queries", 1, max_len)
     if d % h:
         raise _bad(f"network argument d={d} is not divisible by n_heads={h}")
     binary, p = bool(args["binary"]), float(args["p"])

@@ -184,6 +184,7 @@ def honest_flops(net: nn.Module, window: int) -> dict:
     enc = net.encoder
     T = -(-int(window) // int(getattr(net, "patch_len", 1)))  # tokens: one per patch of steps
     last_step = isinstance(net, SBTLastStepNet)
+    nq = int(getattr(net, "n_queries", 1))  # query rows of a multi-horizon forecaster (in the window)
     t = dict.fromkeys(("embedding", "pos_encoding", "projections", "attention", "softmax", "feed_forward",
                        "norms", "head"), 0)
     d = enc.d
@@ -194,9 +195,9 @@ def honest_flops(net: nn.Module, window: int) -> dict:
         a = layer.attn
         h, dh = a.n_heads, a.head_dim
         last = last_step and i == n - 1
-        rows = 1 if last else T
+        rows = nq if last else T
         if a.mode == "step_t":
-            keys = T - 1
+            keys = T - nq
             vo, qk, vo_heads = _step_t_folded_nnz(a)
             if i == 0 and fuses_first_layer(a.mode, last, enc.embed.in_features, d):  # x_t ((I + W_o W_v) W_e)^T + B_t
                 with torch.no_grad():
@@ -204,16 +205,16 @@ def honest_flops(net: nn.Module, window: int) -> dict:
                     fused = (torch.eye(d, dtype=torch.float64) + ovx) @ (enc.embed.effective_weight() != 0).double()
                 vo = int(torch.count_nonzero(fused))
                 t["pos_encoding"] += T * d
-            t["projections"] += qk + vo_heads + (0 if last else T * vo)
-            t["attention"] += 2 * h * keys * d
-            t["softmax"] += 2 * h * keys
+            t["projections"] += nq * (qk + vo_heads) + (0 if last else T * vo)
+            t["attention"] += nq * 2 * h * keys * d
+            t["softmax"] += nq * 2 * h * keys
         else:
-            rq = 1 if last else T
+            rq = nq if last else T
             t["projections"] += rq * _nnz(a.q_proj) + T * (_nnz(a.k_proj) + _nnz(a.v_proj)) + rows * _nnz(a.out_proj)
             if a.mode == "qkv_mask":
                 m = qkv_masks(a, T).to(torch.int64)  # (3, T, d')
-                mq = m[0, -1:] if last else m[0]
-                t["projections"] += 3 * T * d if not last else (1 + 2 * T) * d  # zeroing the masked activations
+                mq = m[0, T - nq :] if last else m[0]
+                t["projections"] += 3 * T * d if not last else (nq + 2 * T) * d  # zeroing the masked activations
                 t["attention"] += h * int((mq.sum(0) * m[1].sum(0)).sum()) + h * rq * int(m[2].sum())
             else:
                 t["attention"] += 2 * h * rq * T * dh
@@ -224,7 +225,7 @@ def honest_flops(net: nn.Module, window: int) -> dict:
                 t["norms"] += rows * 2 * d
             elif isinstance(norm, nn.modules.batchnorm._BatchNorm):
                 t["norms"] += rows * d
-    t["head"] = _nnz(net.decoder) + (0 if last_step else T * d)
+    t["head"] = (nq if last_step else 1) * _nnz(net.decoder) + (0 if last_step else T * d)
     t["total"] = sum(t.values())
     return t
 

@@ -222,11 +222,16 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         per_epoch = max(1, -(-seen // int(self.batch_size)))
         epochs = self.max_epochs
         if epochs == "auto":
-            epochs = int(np.clip(-(-self._AUTO_STEPS // per_epoch), self._AUTO_MIN_EPOCHS, self._AUTO_MAX_EPOCHS))
+            steps, low, high = self._auto_epoch_rule()
+            epochs = int(np.clip(-(-steps // per_epoch), low, high))
         early = self.early_stopping
         if early == "auto":
             early = not self.pals and n_samples >= self._AUTO_EARLY_STOPPING_MIN
         return int(epochs), bool(early)
+
+    def _auto_epoch_rule(self) -> tuple[int, int, int]:
+        """``max_epochs="auto"``: (optimizer steps aimed at, fewest epochs, most epochs)."""
+        return self._AUTO_STEPS, self._AUTO_MIN_EPOCHS, self._AUTO_MAX_EPOCHS
 
     def _budget(self) -> tuple[int, bool]:
         """The budget of the fit in progress (set by :meth:`_train`), else the explicit values."""

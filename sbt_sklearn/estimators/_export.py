@@ -56,6 +56,10 @@ class ExportMixin:
         :func:`sbt_sklearn.nn._lags.base_features` of the standardised window."""
         return None
 
+    def _output_scale(self):
+        """Per-query-row weights of the network output (a multi-horizon forecaster's blend), or None."""
+        return None
+
     def _rarity_tables(self):
         """``(channel indices, value bins, error tail, rarity tail)`` of an anomaly score that adds
         a value-rarity term to the network's error, or None."""
@@ -116,7 +120,7 @@ class ExportMixin:
             self.net_.module_, max_len=max_len, mean=self.scaler_mean_, scale=self.scaler_scale_,
             input_mode=input_mode, output_mode=output_mode,
             channel_weights=getattr(self, "channel_weights_", None) if output_mode.startswith("neg_weighted") else None,
-            base=self._linear_base(),
+            base=self._linear_base(), output_scale=self._output_scale(),
             rarity=self._rarity_tables() if output_mode.startswith("neg_weighted") else None,
         )
 
@@ -228,6 +232,9 @@ class ExportMixin:
         if self._rarity_tables() is not None:
             raise NotImplementedError("C export of an anomaly detector with rarity='marginal' is not supported; "
                                       "refit with rarity=None or use export_folded / export_onnx")
+        if self._folded_io().extra_steps > 1:
+            raise NotImplementedError("C export of a multi-horizon forecaster (horizon > 1) is not supported yet; "
+                                      "use export_folded / export_onnx, or a horizon=1 model rolled forward")
         if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
             raise ValueError(f"max_steps must be None or an integer >= 1; got {max_steps!r}")
         input_mode, output_mode, _ = self._folded_io()

@@ -172,12 +172,28 @@ def _base_alpha(name, value, ctx):
 def _base_coef(name, value, ctx):
     if value is not None:
         lags = ctx.values.get("base_lags_", 0)
-        _finite_array(name, value, (lags * ctx.n_channels, ctx.n_channels))
+        horizon = ctx.plan.kwargs.get("n_queries", 1)
+        if horizon > 1:  # the direct base: one (lags, H) map shared by the channels
+            _finite_array(name, value, (lags, horizon))
+        else:
+            _finite_array(name, value, (lags * ctx.n_channels, ctx.n_channels))
 
 
 def _base_intercept(name, value, ctx):
     if value is not None:
-        _per_channel(name, value, ctx)
+        horizon = ctx.plan.kwargs.get("n_queries", 1)
+        if horizon > 1:
+            _finite_array(name, value, (horizon,))
+        else:
+            _per_channel(name, value, ctx)
+
+
+def _net_blend(name, value, ctx):
+    if value is None:
+        return
+    blend = _finite_array(name, value, (ctx.plan.kwargs.get("n_queries", 1),))
+    if ((blend < 0) | (blend > 1)).any():
+        raise _bad(name, "must lie in [0, 1]")
 
 
 def _channel_weights(name, value, ctx):
@@ -246,7 +262,7 @@ FILE_ATTRIBUTES = {
     "SBTClassifier": {**_COMMON, "classes_": _classes, "patch_len_": _patch_len},
     "SBTForecaster": {**_COMMON, "_y_1d": _y_1d, "base_lags_": _base_lags, "base_alpha_": _base_alpha,
                       "base_coef_": _base_coef, "base_intercept_": _base_intercept,
-                      "_warm_settings": _warm_settings},
+                      "_warm_settings": _warm_settings, "net_blend_": _net_blend},
     "SBTAnomalyDetector": {**_COMMON, "channel_weights_": _channel_weights, "rarity_channels_": _rarity_channels,
                            "value_bins_": _value_bins, "error_tail_": _tail, "rarity_tail_": _tail,
                            "threshold_": _finite_number, "offset_": _offset},

@@ -1,4 +1,5 @@
-"""SBTForecaster: single-step (and rolled-out) forecasting with a Sparse Binary Transformer."""
+"""SBTForecaster: single-step, direct multi-horizon and rolled-out forecasting with a Sparse Binary
+Transformer."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ __all__ = ["SBTForecaster"]
 
 @fill_doc("forecaster")  # the Parameters section: sbt_sklearn/_docstrings.py
 class SBTForecaster(RegressorMixin, SBTBase):
-    """Sparse Binary Transformer for single-step forecasting of multivariate time series.
+    """Sparse Binary Transformer for forecasting multivariate time series, one step or H steps ahead.
 
     Every sample is one window of the past, and the target is the row that follows it. As in
     Gorbett et al. (2023), a zero row is appended to each standardised window and the network
@@ -36,6 +37,10 @@ class SBTForecaster(RegressorMixin, SBTBase):
     step attends to every past step but not to itself), so only the last step needs real
     attention and the final layer is computed for that step alone. The weights are pruned and
     sign-binary (Biprop: only scores, gains and norms are trained).
+
+    With ``horizon=H`` the model is direct: ``H`` zero rows follow the window, each a query that
+    attends to every observed row (not to itself or another query), and one forward pass
+    predicts the next ``H`` rows; y then holds those rows, shape (n_samples, n_channels, H).
 
     By default (``target="relative"``) every window is re-referenced to its last observed row
     and the network predicts the change from that row, which is added back on output (as in
@@ -74,10 +79,11 @@ class SBTForecaster(RegressorMixin, SBTBase):
         Lags of the fitted linear base (0 without one).
     base_alpha_ : float or None
         Its ridge penalty.
-    base_coef_ : ndarray of shape (base_lags_ * n_channels, n_channels) or None
+    base_coef_ : ndarray of shape (base_lags_ * n_channels, n_channels) or (base_lags_, horizon) or None
         Its coefficients (standardised scale; features as described for ``linear_base``), in
-        float16: the precision the model uses and stores.
-    base_intercept_ : ndarray of shape (n_channels,) or None
+        float16: the precision the model uses and stores. With ``horizon > 1`` one (lags, H)
+        map shared by every channel.
+    base_intercept_ : ndarray of shape (n_channels,) or (horizon,) or None
         Its intercept.
     seed_ : int
         The integer every random draw of the fit derives from.
@@ -124,10 +130,20 @@ class SBTForecaster(RegressorMixin, SBTBase):
     (2, 2)
     >>> model.forecast(series[-100:], n_steps=5).shape
     (5, 2)
+
+    Direct forecasts of the next 12 rows:
+
+    >>> X, y = sliding_windows(series, window=48, horizon=12)
+    >>> y.shape
+    (541, 2, 12)
+    >>> direct = SBTForecaster(horizon=12, d=16, d_ff=32, max_epochs=3, random_state=0).fit(X, y)
+    >>> direct.predict(X[-2:]).shape
+    (2, 2, 12)
     """
 
     _parameter_constraints: dict = {
         **SBTBase._parameter_constraints,
+        "horizon": [Interval(Integral, 1, None, closed="left")],
         "target": [StrOptions({"delta", "relative", "value"})],
         "linear_base": [StrOptions({"ridge"}), None],
         "base_lags": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -138,6 +154,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
     #: max_epochs="auto": about 300 steps, at least 10 epochs (the fixed default it replaced, which
     #: every training set of 3,840 windows or more still gets), at most 500
     _AUTO_STEPS, _AUTO_MIN_EPOCHS, _AUTO_MAX_EPOCHS = 300, 10, 500
+
+    #: max_epochs="auto" with horizon > 1: about 300 steps, at least 1 epoch (an H-row query costs H
+    #: times a single step's last layer; 10 epochs of ETTm1 took more than half an hour)
+    _AUTO_MIN_EPOCHS_DIRECT = 1
+
+    def _auto_epoch_rule(self) -> tuple[int, int, int]:  # noqa: D102
+        low = self._AUTO_MIN_EPOCHS_DIRECT if self.horizon > 1 else self._AUTO_MIN_EPOCHS
+        return self._AUTO_STEPS, low, self._AUTO_MAX_EPOCHS
 
     #: the paper trains forecasting models without gradient clipping
     _clip_grad_norm = None
@@ -161,6 +185,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         pals_gamma=1.1,
         pals_interval=20,
         p_max=0.9,
+        horizon=1,
         target="relative",
         linear_base="ridge",
         base_lags="auto",
@@ -195,6 +220,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         self.pals_gamma = pals_gamma
         self.pals_interval = pals_interval
         self.p_max = p_max
+        self.horizon = horizon
         self.target = target
         self.linear_base = linear_base
         self.base_lags = base_lags
@@ -217,7 +243,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
     # -- export ------------------------------------------------------------------------------------
     _report_task = "forecast"
 
-    def _c_output_doc(self) -> str:
+    def _c_output_doc(self) -> str:  # noqa: D102
         return ("out[N_CHANNELS] = the row that follows the window on the original scale (predict; the "
                 "network's output plus the last observed row and the linear base, as fitted).")
 
@@ -227,7 +253,12 @@ class SBTForecaster(RegressorMixin, SBTBase):
         added back first when the network predicts the change (``"delta"``, ``"relative"``).
         The linear base is added by the folded model itself (:meth:`_linear_base`)."""
         input_mode = "relative_append_zero" if self.target == "relative" else "append_zero"
-        return FoldedIO(input_mode, "rescale" if self.target == "value" else "rescale_level", 1)
+        return FoldedIO(input_mode, "rescale" if self.target == "value" else "rescale_level", self._n_queries())
+
+    def _n_queries(self) -> int:
+        """Rows one forward pass predicts: the fitted network's (``horizon`` before fitting)."""
+        net = getattr(getattr(self, "net_", None), "module_", None)
+        return int(getattr(net, "n_queries", self.horizon))
 
     def _linear_base(self):
         """The fitted ridge base as ``(weight, bias)``, or None (see ``linear_base``)."""
@@ -238,46 +269,55 @@ class SBTForecaster(RegressorMixin, SBTBase):
         parts = self._linear_base()
         if parts is None:
             return {}
-        return {"linear_base": (parts[0].size + parts[1].size, parts[0].size)}
+        uses = self.n_channels_ if self._n_queries() > 1 else 1  # a shared map runs once per channel
+        return {"linear_base": (parts[0].size + parts[1].size, uses * parts[0].size)}
 
     def _base_forecast(self, x):
-        """The linear base's output for standardised windows ``x`` (B, T, C), or None."""
+        """The linear base's output for standardised windows ``x`` (B, T, C): (B, C), or (B, H, C)
+        with ``horizon > 1``; None without a base."""
         parts = self._linear_base()
         if parts is None:
             return None
         weight, bias = (torch.as_tensor(v, device=x.device).float() for v in parts)
-        return base_forecast(x, weight, bias)
+        return base_forecast(x, weight, bias, shared=self._n_queries() > 1)
 
     # -- batches ----------------------------------------------------------------------------------
     def _make_batch(self, x, y, pad):
         """Network inputs for standardised windows ``x`` (B, T, C) and the standardised target.
 
-        A zero row is appended (the row to predict). With ``target="relative"`` the window is
-        first re-referenced to its last observed row. The target is the next row, or its change
-        from the last observed row (``"delta"``, ``"relative"``). Without ``y`` the second item
-        is the level that :meth:`_predict_std` adds back to the network output (None for
-        ``"value"``).
+        ``H = horizon`` zero rows are appended (the rows to predict). With ``target="relative"``
+        the window is first re-referenced to its last observed row. The target is the next row
+        (or, with ``horizon > 1``, the next H rows as (B, H, C)), or its change from the last
+        observed row (``"delta"``, ``"relative"``). Without ``y`` the second item is the level
+        that :meth:`_predict_std` adds back to the network output (None for ``"value"``).
         """
         b, _, c = x.shape
+        h = self._n_queries()
         last = x[:, -1, :]  # (B, C) the last observed row
-        level = None if self.target == "value" else last
+        level = None if self.target == "value" else (last if h == 1 else last[:, None, :])
         base = self._base_forecast(x)
         if base is not None:  # the linear base's forecast joins the level the network output is added to
             level = base if level is None else level + base
         if self.target == "relative":
             x = x - last[:, None, :]
-        inputs = {"x": torch.cat([x, x.new_zeros(b, 1, c)], dim=1)}  # (B, T+1, C)
+        inputs = {"x": torch.cat([x, x.new_zeros(b, h, c)], dim=1)}  # (B, T+H, C)
         if y is None:
             return inputs, level
-        y = y.reshape(b, c).to(torch.float32)
-        y = (y - torch.as_tensor(self.scaler_mean_)) / torch.as_tensor(self.scaler_scale_)
+        mean, scale = torch.as_tensor(self.scaler_mean_), torch.as_tensor(self.scaler_scale_)
+        if h == 1:
+            y = (y.reshape(b, c).to(torch.float32) - mean) / scale
+        else:  # (B, C, H) -> (B, H, C), as the network outputs
+            y = (y.reshape(b, c, h).to(torch.float32).transpose(1, 2) - mean) / scale
         return inputs, y if level is None else y - level
 
     def _check_y(self, y, n_samples: int, two_d_X: bool):
-        """Validate y without copying float arrays; return (y as (n, C) array, was_1d)."""
+        """Validate y without copying float arrays; return (y as (n, C) array, or (n, C, H) with
+        ``horizon > 1``, and whether the channel axis was left out)."""
         if y is None:
             raise ValueError("SBTForecaster requires y to be passed, but the target y is None")
         y = as_real_array(y, name="y")  # float arrays as they are; complex or non-numeric data raise
+        if self.horizon > 1:
+            return self._check_y_horizon(y, n_samples)
         if y.ndim == 2 and y.shape[1] == 1 and two_d_X:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected (2-D X holds univariate "
@@ -307,6 +347,37 @@ class SBTForecaster(RegressorMixin, SBTBase):
         check_values(y, name="y")
         return y, was_1d
 
+    def _check_y_horizon(self, y, n_samples: int):
+        """y of a direct forecaster: (n, C, H), or (n, H) for one channel; checked in chunks of
+        windows, so that a strided view of a long series is never materialised."""
+        h, c = self.horizon, self.n_channels_
+        shape = f"(n_samples, {c}, {h})" + (f" or (n_samples, {h})" if c == 1 else "")
+        if y.ndim == 2 and c == 1:
+            if y.shape[1] != h:
+                raise ValueError(f"y has {y.shape[1]} columns but horizon={h}: y must hold the next {h} rows, "
+                                 f"shape {shape}")
+            y, was_1d = y[:, None, :], True
+        elif y.ndim == 3:
+            if y.shape[1:] != (c, h):
+                raise ValueError(f"y has shape {y.shape} but X has {c} channel(s) and horizon={h}: y must hold "
+                                 f"the next {h} rows of every channel, shape {shape} (sliding_windows(series, "
+                                 f"window, horizon={h}) gives it)")
+            was_1d = False
+        elif y.ndim == 2 and y.shape[1] == h:
+            raise ValueError(f"a 2-D y of shape (n_samples, {h}) is for one channel, but X has {c} channels: with "
+                             f"horizon={h} pass y of shape {shape}")
+        else:
+            raise ValueError(f"with horizon={h}, y must have shape {shape}; got shape {y.shape}")
+        if y.shape[0] != n_samples:
+            raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
+        step = max(1, (1 << 20) // max(1, c * h))
+        for start in range(0, n_samples, step):
+            part = y[start : start + step]
+            if not np.isfinite(part).all():
+                raise ValueError("Input y contains NaN or infinity.")
+            check_values(part, name="y")
+        return y, was_1d
+
     # -- fit ----------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     @fits_atomically
@@ -320,9 +391,10 @@ class SBTForecaster(RegressorMixin, SBTBase):
             Past windows, channels before time (as returned by :func:`sbt_sklearn.sliding_windows`);
             2-D X holds univariate windows. Float arrays, including read-only strided views, are
             never copied.
-        y : array-like of shape (n_samples, n_channels) or (n_samples,)
-            The row that follows each window. 1-D y (univariate X only) makes :meth:`predict`
-            return a 1-D array.
+        y : array-like of shape (n_samples, n_channels), (n_samples,), or (n_samples, n_channels, H)
+            The row that follows each window (1-D y, univariate X only, makes :meth:`predict`
+            return a 1-D array), or the next ``H`` rows, channels before time as in X (the
+            2-D form, one channel only, makes :meth:`predict` return (n_samples, H)).
 
         Returns
         -------
@@ -338,6 +410,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
         if warm and X.shape[2] != self.n_timesteps_:
             raise ValueError(f"warm_start=True continues a forecaster of windows of n_timesteps_={self.n_timesteps_} "
                              f"steps; got windows of {X.shape[2]}")
+        if warm and self._n_queries() != self.horizon:
+            raise ValueError(f"warm_start=True continues a forecaster of horizon {self._n_queries()}; got "
+                             f"horizon={self.horizon}")
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
         y, y_1d = self._check_y(y, X.shape[0], two_d)
         if warm and y_1d != self._y_1d:
@@ -363,11 +438,42 @@ class SBTForecaster(RegressorMixin, SBTBase):
                 if self.verbose:
                     print(f"linear base: ridge on {self.base_lags_} lags, alpha={self.base_alpha_:g}"
                           if self.base_lags_ else "linear base: none (more than 128 channels)", flush=True)
-        kwargs = self._module_kwargs(model_seed, max_len=self.n_timesteps_ + 1)
+        kwargs = self._module_kwargs(model_seed, max_len=self.n_timesteps_ + self.horizon)
         kwargs.update(n_channels=self.n_channels_, n_outputs=self.n_channels_, output_gate=bool(self.base_lags_))
+        if self.horizon > 1:  # horizon=1 builds the network (and writes the file) exactly as before
+            kwargs["n_queries"] = self.horizon
         # early stopping and PALS hold out the last windows (time order), see SBTBase._holdout_indices
-        self._train(SBTLastStepNet, kwargs, torch.nn.MSELoss, self._dataset(X, y, pad), None, shuffle_rng)
+        train_ds, blend_ds = self._dataset(X, y, pad), None
+        if self.horizon > 1:  # the network trains on the first windows; the tail sets its blend
+            train_ds, blend_ds = self._validation_split(train_ds)
+        self._train(SBTLastStepNet, kwargs, torch.nn.MSELoss, train_ds, blend_ds, shuffle_rng)
+        if self.horizon > 1:
+            self.net_blend_ = self._fit_blend(blend_ds)
         return self
+
+    def _fit_blend(self, blend_ds) -> np.ndarray:
+        """Per step ahead, the weight in [0, 1] of the network's output that minimises the squared
+        error of the forecast on the held-out tail ``blend_ds`` (the network did not train on it):
+        ``clip(<r, n> / <n, n>, 0, 1)`` over windows and channels, ``n`` the network output and ``r``
+        what it should predict (the target minus the last row and the linear base). 1 without a
+        hold-out."""
+        h = self._n_queries()
+        if blend_ds is None:
+            return np.ones(h, dtype=np.float32)
+        num, den = torch.zeros(h, dtype=torch.float64), torch.zeros(h, dtype=torch.float64)
+        for out, resid in self._predict_batches(blend_ds):
+            out = out.double()
+            num += (out * resid.double()).sum(dim=(0, 2))
+            den += (out * out).sum(dim=(0, 2))
+        blend = torch.where(den > 0, num / den.clamp_min(1e-300), torch.zeros_like(den)).clamp(0.0, 1.0)
+        if self.verbose:
+            print(f"network blend on the held-out tail: mean {float(blend.mean()):.3f} (min {float(blend.min()):.3f}, "
+                  f"max {float(blend.max()):.3f})", flush=True)
+        return blend.numpy().astype(np.float32)
+
+    def _output_scale(self):
+        """Per-step weight of the network's output (``horizon > 1``), or None."""
+        return getattr(self, "net_blend_", None)
 
     def _make_net(self, module, module_kwargs, criterion, valid_ds=None, shuffle_rng=None, criterion_kwargs=None,
                   device=None):
@@ -395,9 +501,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
         return X, pad
 
     def _predict_std(self, X, pad=None) -> np.ndarray:
-        """Standardised next rows (n, C) for validated windows, one batch at a time."""
+        """Standardised next rows (n, C), or (n, H, C) with ``horizon > 1``, for validated windows,
+        one batch at a time."""
         outs = []
+        scale = self._output_scale()
+        scale = None if scale is None else torch.as_tensor(scale)[None, :, None]
         for pred, level in self._predict_batches(self._dataset(X, None, pad)):
+            if scale is not None:
+                pred = pred * scale
             outs.append(pred if level is None else pred + level)  # add back the last observed row
         return torch.cat(outs).numpy()
 
@@ -412,19 +523,53 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples, n_channels) or (n_samples,)
-            Predictions on the original scale (float64); 1-D when fit was given a 1-D y.
+        y_pred : ndarray of shape (n_samples, n_channels), (n_samples,), or (n_samples, n_channels, H)
+            Predictions on the original scale (float64), in the shape of the y given to fit:
+            the next row, or the next ``H`` rows with ``horizon=H > 1`` (channels before time;
+            (n_samples, H) for a one-channel model fitted on a 2-D y).
         """
         X, _ = self._check_predict_X(X)
         pred = self._predict_std(X).astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
+        if pred.ndim == 3:  # (n, H, C) -> (n, C, H)
+            pred = pred.transpose(0, 2, 1)
         return pred[:, 0] if self._y_1d else pred
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of :meth:`predict`, averaged uniformly over outputs.
+
+        As :meth:`sklearn.base.RegressorMixin.score`; with ``horizon > 1`` every (channel, step)
+        of the ``(n_samples, n_channels, H)`` forecast is one output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_channels, n_timesteps) or (n_samples, n_timesteps)
+            Windows.
+        y : array-like
+            True targets, in the shape fit was given.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R^2 of ``self.predict(X)`` against ``y``.
+        """
+        from sklearn.metrics import r2_score
+
+        pred = self.predict(X)
+        y = np.asarray(y)
+        if pred.ndim < 3 and y.ndim < 3:
+            return super().score(X, y, sample_weight=sample_weight)
+        return float(r2_score(y.reshape(len(y), -1), pred.reshape(len(pred), -1), sample_weight=sample_weight))
 
     @uses_threads
     def forecast(self, history, n_steps):
-        """Forecast ``n_steps`` rows after a history by rolling the single-step model forward.
+        """Forecast ``n_steps`` rows after a history.
 
-        Each predicted row is appended to the window, which slides by one step, and becomes the
-        input of the next prediction (recursive multi-step forecasting).
+        A single-step model (``horizon=1``) is rolled forward: each predicted row is appended
+        to the window, which slides by one step, and becomes the input of the next prediction
+        (recursive forecasting). A direct model (``horizon=H``) predicts up to ``H`` rows in one
+        pass; beyond, it rolls forward in blocks of ``H`` rows.
 
         Parameters
         ----------
@@ -462,10 +607,14 @@ class SBTForecaster(RegressorMixin, SBTBase):
         check_values(hist[-self.n_timesteps_:], name="history")
         window = np.ascontiguousarray(hist[-self.n_timesteps_:].T[None], dtype=np.float32)  # (1, C, T)
         out = np.empty((n_steps, self.n_channels_), dtype=np.float64)
-        for step in range(n_steps):
-            row = self._predict_std(window)[0].astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
-            out[step] = row
-            window = np.concatenate([window[:, :, 1:], row.astype(np.float32)[None, :, None]], axis=2)
+        done, t = 0, self.n_timesteps_
+        while done < n_steps:
+            rows = self._predict_std(window)[0].reshape(-1, self.n_channels_)  # (H, C) standardised
+            rows = rows.astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
+            take = min(len(rows), n_steps - done)
+            out[done : done + take] = rows[:take]
+            done += take
+            window = np.concatenate([window, rows.T.astype(np.float32)[None]], axis=2)[:, :, -t:]
         if frame is not None:
             index = _future_index(frame.index, n_steps)
             return pd.DataFrame(out, index=index, columns=frame.columns)

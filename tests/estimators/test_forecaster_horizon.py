@@ -1,0 +1,194 @@
+"""SBTForecaster(horizon=H): direct multi-horizon forecasting."""
+
+import numpy as np
+import pytest
+import torch
+from _params import NAMED_PARAMS
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+
+from sbt_sklearn import SBTForecaster, sliding_windows
+from sbt_sklearn.compression import honest_flops
+
+TINY = NAMED_PARAMS["forecaster_behaviour"]
+H = 5
+
+
+def _series(n=260, c=2, seed=0):
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    cols = [np.sin(2 * np.pi * t / (12 + 5 * i)) + 0.1 * rng.normal(size=n) for i in range(c)]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return sliding_windows(_series(), window=16, horizon=H)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return SBTForecaster(**TINY, horizon=H).fit(*data)
+
+
+def test_shapes_and_network(fitted, data):
+    X, y = data
+    assert y.shape == (len(X), 2, H)
+    assert fitted.predict(X[:4]).shape == (4, 2, H)
+    assert fitted.module_.n_queries == H
+    assert fitted.base_coef_.shape == (fitted.base_lags_, H) and fitted.base_intercept_.shape == (H,)
+    assert fitted.score(X, y) > 0  # R^2 over every output, as sklearn's RegressorMixin
+
+
+def test_horizon_1_builds_the_network_as_before_and_reads_older_files():
+    """horizon=1 passes no query count to the network, and a file written before ``horizon``
+    existed (no such parameter in it) loads as a horizon=1 model."""
+    from sbt_sklearn.compression import read_model_bytes
+    from sbt_sklearn.compression._format import write_model_bytes
+
+    X, y = sliding_windows(_series(), window=16)
+    model = SBTForecaster(**TINY).fit(X, y)
+    assert "n_queries" not in model.net_.get_params_for("module") and model.module_.n_queries == 1
+    meta, tensors = read_model_bytes(model.to_bytes())
+    assert "horizon" in meta["params"]
+    del meta["params"]["horizon"]
+    old = SBTForecaster.from_bytes(write_model_bytes(meta, {k: np.array(v) for k, v in tensors.items()}))
+    assert old.horizon == 1
+    np.testing.assert_array_equal(old.predict(X[:5]), model.predict(X[:5]))
+
+
+def test_univariate_2d_y_means_one_channel(data):
+    X, y = sliding_windows(_series(c=1), window=16, horizon=H)
+    model = SBTForecaster(**TINY, horizon=H).fit(X, y[:, 0, :])  # (n, H)
+    assert model.predict(X[:3]).shape == (3, H)
+    full = SBTForecaster(**TINY, horizon=H).fit(X, y)
+    assert full.predict(X[:3]).shape == (3, 1, H)
+    np.testing.assert_allclose(model.predict(X[:3]), full.predict(X[:3])[:, 0], rtol=1e-6)
+
+
+def test_direct_base_is_the_channel_shared_ridge(monkeypatch, data):
+    """With a zero network output the forecast is sklearn's Ridge of every channel's next H
+    changes on its own lag features, one map for all channels."""
+    from sklearn.linear_model import Ridge
+
+    X, y = data
+    model = SBTForecaster(**dict(TINY, max_epochs=1, horizon=H, base_lags=4, base_alpha=0.01)).fit(X, y)
+    monkeypatch.setattr(model.module_, "forward", lambda x: torch.zeros(x.shape[0], H, x.shape[2]))
+    std = (np.asarray(X, dtype=np.float64).transpose(0, 2, 1) - model.scaler_mean_) / model.scaler_scale_  # (n, T, C)
+    last = std[:, -1]  # (n, C)
+    feats = np.stack([last] + [std[:, -k] - last for k in (2, 3, 4)], axis=2).reshape(-1, 4)  # (n*C, 4)
+    t = (np.asarray(y) - model.scaler_mean_[:, None]) / model.scaler_scale_[:, None] - last[:, :, None]
+    ridge = Ridge(alpha=0.01 * len(feats)).fit(feats, t.reshape(-1, H))
+    np.testing.assert_allclose(model.base_coef_, ridge.coef_.T, rtol=1e-3, atol=1e-4)
+    expected = (ridge.predict(feats).reshape(len(X), 2, H) + last[:, :, None]) * model.scaler_scale_[:, None] \
+        + model.scaler_mean_[:, None]
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-3, atol=2e-3)
+
+
+def test_forecast_is_direct_then_blockwise(fitted):
+    series = _series()
+    f = fitted.forecast(series[-40:], n_steps=2 * H + 2)
+    direct = fitted.predict(series[-16:].T[None])[0].T  # (H, C)
+    np.testing.assert_allclose(f[:H], direct, rtol=1e-5, atol=1e-6)
+    rolled = np.concatenate([series, direct]).astype(np.float32)[-16:]
+    np.testing.assert_allclose(f[H : 2 * H], fitted.predict(rolled.T[None])[0].T, rtol=1e-4, atol=1e-5)
+    assert f.shape == (2 * H + 2, 2)
+    np.testing.assert_allclose(fitted.forecast(series[-40:], n_steps=3), f[:3], rtol=1e-6)
+
+
+def test_file_folded_onnx_shape_and_flops(fitted, data):
+    X, _ = data
+    expected = fitted.predict(X[:7])
+    again = SBTForecaster.from_bytes(fitted.to_bytes())
+    np.testing.assert_allclose(again.predict(X[:7]), expected, rtol=1e-6, atol=1e-6)
+    assert again.horizon == H and again.module_.n_queries == H
+    folded = fitted.export_folded()
+    out = folded(torch.from_numpy(np.ascontiguousarray(X[:7]))).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    # FLOPs: H query rows of the final layer and decoder, H queries over T past rows
+    one = SBTForecaster(**TINY).fit(*sliding_windows(_series(), window=16))
+    f_h, f_1 = honest_flops(fitted.module_, 16 + H), honest_flops(one.module_, 17)
+    assert f_h["head"] == H * f_1["head"]
+    assert f_h["softmax"] > f_1["softmax"] and f_h["total"] > f_1["total"]
+
+
+def test_onnx_export_matches_predict(tmp_path, fitted, data):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, _ = data
+    path = tmp_path / "h.onnx"
+    fitted.export_onnx(path)
+    out = ort.InferenceSession(str(path)).run(None, {"x": np.ascontiguousarray(X[:6])})[0]
+    np.testing.assert_allclose(out, fitted.predict(X[:6]), rtol=1e-4, atol=1e-4)
+
+
+def test_c_export_is_refused_clearly(fitted, tmp_path):
+    with pytest.raises(NotImplementedError, match="multi-horizon"):
+        fitted.export_c(tmp_path / "m")
+
+
+def test_pals_and_dense_twin(data):
+    X, y = data
+    pals = SBTForecaster(**dict(TINY, horizon=H, pals=True, pals_interval=2)).fit(X, y)
+    assert 0.0 <= pals.p_ <= pals.p_max and pals.predict(X[:2]).shape == (2, 2, H)
+    dense = SBTForecaster(**dict(TINY, horizon=H, binary=False, p=0.0)).fit(X, y)
+    np.testing.assert_allclose(SBTForecaster.from_bytes(dense.to_bytes()).predict(X[:3]), dense.predict(X[:3]),
+                               rtol=1e-6)
+
+
+def test_determinism_and_grid_search(data):
+    X, y = data
+    a = SBTForecaster(**dict(TINY, random_state=3), horizon=H).fit(X, y).predict(X[:5])
+    b = clone(SBTForecaster(**dict(TINY, random_state=3), horizon=H)).fit(X, y).predict(X[:5])
+    np.testing.assert_array_equal(a, b)
+    search = GridSearchCV(SBTForecaster(**dict(TINY, max_epochs=1, random_state=0), horizon=H),
+                          {"p": [0.5, 0.75]}, cv=TimeSeriesSplit(n_splits=2)).fit(X, y)
+    assert search.best_params_["p"] in (0.5, 0.75) and search.predict(X[:2]).shape == (2, 2, H)
+
+
+def test_warm_start_keeps_the_horizon(data):
+    X, y = data
+    model = SBTForecaster(**dict(TINY, max_epochs=1), horizon=H, warm_start=True).fit(X, y)
+    model.fit(X, y)  # continues
+    model.set_params(horizon=H + 1)
+    with pytest.raises(ValueError, match="horizon"):
+        model.fit(*sliding_windows(_series(), window=16, horizon=H + 1))
+
+
+def test_bad_y_and_windows_raise(data):
+    X, y = data
+    est = SBTForecaster(**TINY, horizon=H)
+    with pytest.raises(ValueError, match=r"horizon=5"):
+        est.fit(X, np.asarray(y)[:, :, :3])  # the horizon does not match
+    with pytest.raises(ValueError, match="channel"):
+        est.fit(X, np.asarray(y)[:, 0, :])  # 2-D y with 2 channels
+    with pytest.raises(ValueError, match="horizon=5"):
+        est.fit(X, np.asarray(y)[:, :, 0])  # a single-step y
+    with pytest.raises(ValueError, match="NaN"):
+        bad = np.array(y)
+        bad[3, 1, 2] = np.nan
+        est.fit(X, bad)
+    model = SBTForecaster(**dict(TINY, max_epochs=1), horizon=H, base_lags=8).fit(X, y)
+    with pytest.raises(ValueError, match="too short"):
+        model.predict(X[:2, :, -4:])  # shorter than the base's look-back
+
+
+def test_blend_weights_the_network_output_per_step(monkeypatch, fitted, data):
+    """predict = level + base + net_blend_[h] * network output, and the blend is the clipped
+    least-squares weight on the held-out tail."""
+    X, _ = data
+    blend = fitted.net_blend_
+    assert blend.shape == (H,) and ((blend >= 0) & (blend <= 1)).all()
+    model = SBTForecaster.from_bytes(fitted.to_bytes())
+    np.testing.assert_array_equal(model.net_blend_, blend)
+    monkeypatch.setattr(model.module_, "forward", lambda x: torch.zeros(x.shape[0], H, x.shape[2]))
+    zero = model.predict(X[:4])
+    monkeypatch.setattr(model.module_, "forward", lambda x: torch.ones(x.shape[0], H, x.shape[2]))
+    one = model.predict(X[:4])
+    expected = blend[None, None, :] * model.scaler_scale_[None, :, None]
+    np.testing.assert_allclose(one - zero, np.broadcast_to(expected, one.shape), rtol=1e-4, atol=1e-5)
+
+    out = torch.randn(50, H, 2)
+    for factor, weight in ((0.5, 0.5), (2.0, 1.0), (-1.0, 0.0)):
+        monkeypatch.setattr(SBTForecaster, "_predict_batches", lambda self, ds, f=factor: iter([(out, f * out)]))
+        np.testing.assert_allclose(model._fit_blend(object()), np.full(H, weight), rtol=1e-6)
