@@ -21,9 +21,11 @@ __all__ = ["SBTSktimeForecaster"]
 class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     """Sparse Binary Transformer forecaster for sktime: ``fit(y)``, ``predict(fh)`` for any horizon.
 
-    Cuts the training series into windows of ``window_length`` steps (zero-copy), fits the
-    single-step :class:`sbt_sklearn.SBTForecaster` on them, and forecasts any horizon by rolling the
-    single-step model forward from the end of the data it has seen. ``update`` appends new
+    Cuts the training series into windows of ``window_length`` steps (zero-copy), fits
+    :class:`sbt_sklearn.SBTForecaster` on them, and forecasts any horizon from the end of the data
+    it has seen: a single-step model (``horizon=1``) is rolled forward step by step; a direct
+    model (``horizon=H``) answers every ``fh`` within ``H`` steps in one forward pass (gaps such as
+    ``fh=[24, 96]`` included) and longer ones in blocks of ``H`` steps. ``update`` appends new
     observations without refitting: later forecasts start from the new end. Multivariate ``y``
     is one multivariate model (not one model per column).
 
@@ -77,8 +79,10 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         "python_dependencies": ["torch", "skorch"],
         "y_inner_mtype": "pd.DataFrame",
         "X_inner_mtype": "pd.DataFrame",
-        "scitype:y": "both",  # older sktime: multivariate y goes to one model
-        "capability:multivariate": True,  # what sktime 1.2 reads: without it, one model per column
+        # sktime 1.2's registry lists neither tag for forecasters, yet its BaseForecaster reads
+        # capability:multivariate (without it: one model per column) and older releases scitype:y
+        "scitype:y": "both",
+        "capability:multivariate": True,
         "capability:exogenous": False,
         "requires-fh-in-fit": False,
         "capability:insample": False,
@@ -128,7 +132,7 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
         X : pd.DataFrame or None, default=None
             Exogenous data: ignored (``capability:exogenous`` is False), with a warning.
         fh : ForecastingHorizon or None, default=None
-            Optional; forecasts of any horizon roll the one-step model forward.
+            Optional; forecasts of any horizon are possible after fit (see the class description).
 
         Returns
         -------
@@ -142,11 +146,13 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
     def _fit(self, y, X=None, fh=None):
         window_length = check_int_param(self, "window_length", 1)
         values = self._filled(as_real_array(y, name="y").astype(np.float64, copy=False))
-        if len(values) < 2:
-            raise ValueError("SBTSktimeForecaster needs at least 2 observations to fit")
-        check_values(values, name="y")  # the last row is only a target: the windows do not cover it
-        self.window_length_ = min(window_length, len(values) - 1)
-        windows, targets = sliding_windows(values, self.window_length_, horizon=1)
+        horizon = check_int_param(self, "horizon", 1)
+        if len(values) < horizon + 1:
+            raise ValueError(f"SBTSktimeForecaster with horizon={horizon} needs at least horizon + 1 = {horizon + 1} "
+                             f"observations to fit; got {len(values)}")
+        check_values(values, name="y")  # the last rows are only targets: the windows do not cover them
+        self.window_length_ = min(window_length, len(values) - horizon)
+        windows, targets = sliding_windows(values, self.window_length_, horizon=horizon)
         self.estimator_ = SBTForecaster(**estimator_params(self, SBTForecaster)).fit(windows, targets)
         self.last_window_ = y.iloc[-self.window_length_:].copy()
         # what forecasts start from: the last window of the series interpolated as a whole (missing="interpolate")
@@ -159,6 +165,9 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
 
     def _predict(self, fh, X=None):
         steps = fh.to_relative(self.cutoff).to_numpy().astype(int)
+        if (steps < 1).any():
+            raise ValueError(f"SBTSktimeForecaster forecasts future steps only (fh >= 1); got relative fh "
+                             f"{steps.tolist()}")
         window = self._start_window()
         rolled = self.estimator_.forecast(window, int(steps.max()))  # (max step, C)
         index = fh.to_absolute_index(self.cutoff)
@@ -181,13 +190,14 @@ class SBTSktimeForecaster(AdapterMixin, BaseForecaster):
             origins = np.unique(np.linspace(w, len(rows) - 1, max(1, n_origins)).astype(int))
             windows = np.stack([rows[o - w : o].T for o in origins]).astype(np.float32)  # (n, C, w)
             errors = np.full((len(origins), horizon, rows.shape[1]), np.nan)
-            for h in range(horizon):  # roll every origin forward at once
-                seen = origins + h < len(rows)
-                if not seen.any():
-                    break
-                pred = self.estimator_.predict(windows).reshape(len(origins), -1)
-                errors[seen, h] = np.abs(pred[seen] - rows[origins[seen] + h])
-                windows = np.concatenate([windows[:, :, 1:], pred.astype(np.float32)[:, :, None]], axis=2)
+            done = 0
+            while done < horizon and (origins + done < len(rows)).any():  # every origin forward at once, as forecast
+                pred = self.estimator_.predict(windows).reshape(len(origins), rows.shape[1], -1)  # (n, C, block)
+                for j in range(min(pred.shape[2], horizon - done)):
+                    seen = origins + done + j < len(rows)
+                    errors[seen, done + j] = np.abs(pred[seen, :, j] - rows[origins[seen] + done + j])
+                windows = np.concatenate([windows, pred.astype(np.float32)], axis=2)[:, :, -w:]
+                done += pred.shape[2]
             self._calibration["errors"] = errors
         out = np.zeros((len(coverages), horizon, errors.shape[2]))
         for h in range(horizon):

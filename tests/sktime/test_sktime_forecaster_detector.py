@@ -235,3 +235,40 @@ def test_interpolating_forecaster_updates_with_gaps_and_starts_from_the_series_f
     np.testing.assert_allclose(f.predict(fh=[1, 2]).to_numpy(), reference.predict(fh=[1, 2]).to_numpy(), rtol=1e-6)
     f.update(gappy.iloc[129:136].where(lambda s: s.index != s.index[3]))  # repeats the cutoff, a NaN inside
     assert len(f.predict(fh=[1, 2])) == 2 and np.isfinite(f.predict(fh=[1, 2]).to_numpy()).all()
+
+
+def test_direct_multi_horizon_adapter_answers_fh_with_gaps_in_one_pass():
+    rng = np.random.default_rng(1)
+    t = np.arange(200)
+    y = pd.DataFrame(np.stack([np.sin(t / 6), np.cos(t / 9)], axis=1) + 0.05 * rng.normal(size=(200, 2)),
+                     columns=["a", "b"])
+    f = SBTSktimeForecaster(window_length=12, horizon=6, **TINY).fit(y)
+    inner = f.estimator_
+    assert inner.horizon == 6 and inner.n_channels_ == 2 and inner.module_.n_queries == 6
+    direct = inner.predict(y.to_numpy()[-12:].T[None].astype(np.float32))[0]  # (C, 6): one pass
+    gaps = f.predict(fh=[2, 6])
+    np.testing.assert_allclose(gaps.to_numpy(), direct[:, [1, 5]].T, rtol=1e-6)
+    assert list(gaps.index) == [201, 205]
+    longer = f.predict(fh=list(range(1, 15)))  # beyond the horizon: blocks of 6
+    np.testing.assert_allclose(longer.to_numpy(), inner.forecast(y.to_numpy()[-12:], 14), rtol=1e-6)
+    intervals = f.predict_interval(fh=[1, 6, 9], coverage=0.9)
+    point = f.predict(fh=[1, 6, 9])
+    assert (intervals[("a", 0.9, "lower")] <= point["a"]).all() and (point["a"] <= intervals[("a", 0.9, "upper")]).all()
+    with pytest.raises(ValueError, match="at least horizon"):
+        SBTSktimeForecaster(window_length=12, horizon=300, **TINY).fit(y)
+
+
+def test_adapter_tags_are_registered_in_the_installed_sktime():
+    """Every tag the adapters declare is a tag the installed sktime knows; the two that its
+    registry does not list for forecasters are kept on purpose (see the comments in _tags)."""
+    from sktime.registry import all_tags
+
+    from sbt_sklearn.sktime import SBTSktimeClassifier
+
+    registry = {row[0]: row[1] for row in all_tags()}
+    for adapter in (SBTSktimeForecaster, SBTSktimeClassifier, SBTSktimeDetector):
+        assert set(adapter._tags) <= set(registry), sorted(set(adapter._tags) - set(registry))
+    for_forecasters = {name for name, scitypes in registry.items()  # "object" and "estimator" tags apply to all
+                       if {"forecaster", "object", "estimator"} & set([scitypes] if isinstance(scitypes, str)
+                                                                      else scitypes)}
+    assert set(SBTSktimeForecaster._tags) - for_forecasters <= {"scitype:y", "capability:multivariate"}
