@@ -57,6 +57,16 @@ def test_forecaster_trains_on_gpu_and_loads_on_cpu():
     np.testing.assert_allclose(cpu.predict(X), gpu.predict(X), atol=1e-4)
 
 
+def test_direct_forecaster_trains_on_gpu_and_loads_on_cpu():
+    from sbt_sklearn.data import sliding_windows
+
+    X, y = sliding_windows(_series(), 16, horizon=6)
+    gpu = SBTForecaster(**SMALL, horizon=6, device="cuda").fit(X, y)
+    assert gpu.predict(X[:3]).shape == (3, 3, 6)
+    cpu = SBTForecaster.from_bytes(gpu.to_bytes(), device="cpu")
+    np.testing.assert_allclose(cpu.predict(X), gpu.predict(X), atol=1e-4)
+
+
 def test_detector_trains_on_gpu_and_loads_on_cpu():
     series = _series()
     gpu = SBTAnomalyDetector(**SMALL, device="cuda").fit_series(series, 16)
