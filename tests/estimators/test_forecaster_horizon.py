@@ -192,3 +192,13 @@ def test_blend_weights_the_network_output_per_step(monkeypatch, fitted, data):
     for factor, weight in ((0.5, 0.5), (2.0, 1.0), (-1.0, 0.0)):
         monkeypatch.setattr(SBTForecaster, "_predict_batches", lambda self, ds, f=factor: iter([(out, f * out)]))
         np.testing.assert_allclose(model._fit_blend(object()), np.full(H, weight), rtol=1e-6)
+
+
+def test_torchscript_and_torch_export_of_the_folded_model(tmp_path, fitted, data):
+    X, _ = data
+    x = torch.from_numpy(np.ascontiguousarray(X[:4]))
+    expected = fitted.predict(X[:4])
+    scripted = torch.jit.script(fitted.export_folded())
+    np.testing.assert_allclose(scripted(x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    program = torch.export.export(fitted.export_folded(), (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    np.testing.assert_allclose(program.module()(x[:3]).numpy(), expected[:3], rtol=1e-4, atol=1e-4)
