@@ -102,7 +102,7 @@ class CompressionReport:
     def __str__(self) -> str:
         d = self.to_dict()
         m = self.model
-        keys = ("n_channels", "window", "patch_len", "d", "n_layers", "p", "attention", "norm")
+        keys = ("n_channels", "window", "horizon", "patch_len", "d", "n_layers", "p", "attention", "norm")
         shape = ", ".join(f"{k}={m[k]}" for k in keys if k in m)
         lines = [f"Compression report: {m.get('estimator') or m.get('network')} ({shape})",
                  f"{'':34}{'SBT':>14}{'dense twin':>16}{'dense/SBT':>12}"]
@@ -416,6 +416,8 @@ def network_report(net: nn.Module, module_kwargs: dict, *, window: int, task: st
         "p": round(1.0 - spec.keep, 12), "binary": binary, "attention": spec.attention,
         "norm": module_kwargs.get("norm"), "pos_encoding": spec.pos_encoding,
     }
+    if int(getattr(net, "n_queries", 1)) > 1:  # a multi-horizon forecaster: its window counts the query rows
+        model["horizon"] = int(net.n_queries)
     files = {"sbt": file_bytes, "dense": _state_file_bytes(twin) + 4 * extra_floats}
     return CompressionReport(model=model, paper=paper, honest=honest, file_bytes=files)
 

@@ -202,3 +202,15 @@ def test_torchscript_and_torch_export_of_the_folded_model(tmp_path, fitted, data
     np.testing.assert_allclose(scripted(x).numpy(), expected, rtol=1e-4, atol=1e-4)
     program = torch.export.export(fitted.export_folded(), (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
     np.testing.assert_allclose(program.module()(x[:3]).numpy(), expected[:3], rtol=1e-4, atol=1e-4)
+
+
+def test_compression_report_states_the_horizon_and_charges_the_base(fitted):
+    report = fitted.compression_report()
+    model = report.to_dict()["model"]
+    assert model["horizon"] == H and model["window"] == 16 + H
+    assert "horizon=5" in str(report)
+    base_floats = fitted.base_coef_.size + fitted.base_intercept_.size
+    honest = report.to_dict()["honest"]
+    assert honest["float_params"]["sbt"] >= base_floats and honest["float_params"]["dense"] >= base_floats
+    # the shared base runs once per channel
+    assert honest["flops_breakdown"]["sbt"]["linear_base"] == 2 * fitted.base_coef_.size
