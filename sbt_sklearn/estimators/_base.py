@@ -188,11 +188,15 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         """
         n = len(dataset)
         n_valid = max(1, int(round(self.validation_fraction * n)))
-        gap = min(int(dataset.X.shape[2]), max(0, n - n_valid - 1))
+        gap = min(self._holdout_gap(dataset), max(0, n - n_valid - 1))
         n_train = n - n_valid - gap
         if n_train < 1:
             return np.arange(n), np.arange(0)
         return np.arange(n_train), np.arange(n - n_valid, n)
+
+    def _holdout_gap(self, dataset) -> int:
+        """Windows dropped between training and hold-out: one window length."""
+        return int(dataset.X.shape[2])
 
     def _validation_split(self, dataset):
         rng = np.random.default_rng(np.random.SeedSequence(self.seed_).spawn(3)[2])

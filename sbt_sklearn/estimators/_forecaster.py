@@ -451,6 +451,11 @@ class SBTForecaster(RegressorMixin, SBTBase):
             self.net_blend_ = self._fit_blend(blend_ds)
         return self
 
+    def _holdout_gap(self, dataset) -> int:
+        """One window and its targets: with ``horizon=H`` a training window's targets reach H - 1 rows
+        further, so the gap grows by as much (no held-out window or target overlaps a training one)."""
+        return int(dataset.X.shape[2]) + self.horizon - 1
+
     def _fit_blend(self, blend_ds) -> np.ndarray:
         """Per step ahead, the weight in [0, 1] of the network's output that minimises the squared
         error of the forecast on the held-out tail ``blend_ds`` (the network did not train on it):

@@ -214,3 +214,17 @@ def test_compression_report_states_the_horizon_and_charges_the_base(fitted):
     assert honest["float_params"]["sbt"] >= base_floats and honest["float_params"]["dense"] >= base_floats
     # the shared base runs once per channel
     assert honest["flops_breakdown"]["sbt"]["linear_base"] == 2 * fitted.base_coef_.size
+
+
+def test_the_held_out_tail_shares_no_row_with_the_training_targets(data):
+    """A training window's targets reach H - 1 rows past the next window's start: the hold-out
+    (blend, early stopping, PALS) starts after the last training target."""
+    from sbt_sklearn.estimators._dataset import WindowDataset
+
+    X, y = data
+    ds = WindowDataset(X, y, None, mean=np.zeros(2), scale=np.ones(2), make_batch=None)
+    train_idx, valid_idx = SBTForecaster(**TINY, horizon=H)._holdout_indices(ds, None)
+    last_training_target_row = train_idx[-1] + 16 + H - 1  # window i covers rows i..i+15, targets i+16..i+15+H
+    first_held_out_row = valid_idx[0]
+    assert first_held_out_row > last_training_target_row
+    assert first_held_out_row == last_training_target_row + 1
