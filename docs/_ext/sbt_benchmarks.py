@@ -147,6 +147,9 @@ PRODUCERS = {
                                     "--out docs/benchmarks/forecasting_norm_layer_plain",
     "gpu": "python benchmarks/gpu.py --repeats 2 (on a machine with a CUDA device)",
     "hostile_files": "python benchmarks/hostile_files.py",
+    "long_horizon": "python benchmarks/long_horizon.py run (data sets and models split over two processes with "
+                    "--datasets and --models), python benchmarks/long_horizon_peers.py (the peers, in their own "
+                    "environment), then python benchmarks/long_horizon.py report",
     "pals": "python benchmarks/pals.py --tasks jv ettm1 smap",
     "intervals": "python benchmarks/intervals.py --datasets ETTh1 (and ETTm1, in a second process), then "
                  "python benchmarks/intervals.py --report",
