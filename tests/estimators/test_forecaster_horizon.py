@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from _params import NAMED_PARAMS
+from _series import sine_series
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
@@ -15,10 +16,7 @@ H = 5
 
 
 def _series(n=260, c=2, seed=0):
-    t = np.arange(n)
-    rng = np.random.default_rng(seed)
-    cols = [np.sin(2 * np.pi * t / (12 + 5 * i)) + 0.1 * rng.normal(size=n) for i in range(c)]
-    return np.stack(cols, axis=1).astype(np.float32)
+    return sine_series(n, c, seed)
 
 
 @pytest.fixture(scope="module")

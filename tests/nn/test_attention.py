@@ -20,6 +20,13 @@ def _grads(module):
     return {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
 
 
+def _assert_same_grads(g_fast, g_slow):
+    """The same parameters got gradients, and the same gradients."""
+    assert g_fast.keys() == g_slow.keys() and g_fast
+    for name in g_fast:
+        torch.testing.assert_close(g_fast[name], g_slow[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
 @pytest.mark.parametrize("binary", [True, False])
 def test_fast_step_t_attention_equals_masked(binary):
     torch.manual_seed(0)
@@ -37,9 +44,7 @@ def test_fast_step_t_attention_equals_masked(binary):
     torch.testing.assert_close(out_fast, out_slow, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(x.grad, gx_fast, rtol=1e-5, atol=1e-6)
     g_slow = _grads(attn)
-    assert g_fast.keys() == g_slow.keys() and g_fast
-    for name in g_fast:
-        torch.testing.assert_close(g_fast[name], g_slow[name], rtol=1e-4, atol=1e-6, msg=name)
+    _assert_same_grads(g_fast, g_slow)
 
 
 @pytest.mark.parametrize("n_layers", [1, 2])
@@ -61,9 +66,7 @@ def test_fast_step_t_encoder_equals_masked_full_computation(n_layers):
     (out_slow * r).sum().backward()
     g_slow = _grads(net)
     torch.testing.assert_close(out_fast, out_slow, rtol=1e-5, atol=1e-6)
-    assert g_fast.keys() == g_slow.keys()
-    for name in g_fast:
-        torch.testing.assert_close(g_fast[name], g_slow[name], rtol=1e-4, atol=1e-6, msg=name)
+    _assert_same_grads(g_fast, g_slow)
 
 
 def test_past_steps_only_see_themselves_and_last_step_sees_no_self():
@@ -179,9 +182,7 @@ def test_multi_query_fast_path_equals_masked_full_computation(n_layers):
     torch.testing.assert_close(out_fast, out_slow, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(x.grad, gx_fast, rtol=1e-5, atol=1e-6)
     g_slow = _grads(net)
-    assert g_fast.keys() == g_slow.keys() and g_fast
-    for name in g_fast:
-        torch.testing.assert_close(g_fast[name], g_slow[name], rtol=1e-4, atol=1e-6, msg=name)
+    _assert_same_grads(g_fast, g_slow)
 
 
 def test_queries_see_every_past_row_and_no_query():
