@@ -19,7 +19,7 @@ from ..nn import SBTLastStepNet
 from ..nn._lags import base_forecast
 from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
-from ._input import as_real_array, check_values
+from ._input import all_finite, as_real_array, check_values
 from ._linear_base import fit_linear_base
 from ._threads import uses_threads
 
@@ -348,8 +348,8 @@ class SBTForecaster(RegressorMixin, SBTBase):
         return y, was_1d
 
     def _check_y_horizon(self, y, n_samples: int):
-        """y of a direct forecaster: (n, C, H), or (n, H) for one channel; checked in chunks of
-        windows, so that a strided view of a long series is never materialised."""
+        """y of a direct forecaster: (n, C, H), or (n, H) for one channel; its values are read in
+        bounded blocks (the rows under a sliding-window view once), never materialised."""
         h, c = self.horizon, self.n_channels_
         shape = f"(n_samples, {c}, {h})" + (f" or (n_samples, {h})" if c == 1 else "")
         if y.ndim == 2 and c == 1:
@@ -370,12 +370,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
             raise ValueError(f"with horizon={h}, y must have shape {shape}; got shape {y.shape}")
         if y.shape[0] != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
-        step = max(1, (1 << 20) // max(1, c * h))
-        for start in range(0, n_samples, step):
-            part = y[start : start + step]
-            if not np.isfinite(part).all():
-                raise ValueError("Input y contains NaN or infinity.")
-            check_values(part, name="y")
+        if not all_finite(y):
+            raise ValueError("Input y contains NaN or infinity.")
+        check_values(y, name="y")
         return y, was_1d
 
     # -- fit ----------------------------------------------------------------------------------------
@@ -561,11 +558,11 @@ class SBTForecaster(RegressorMixin, SBTBase):
         """
         from sklearn.metrics import r2_score
 
-        pred = self.predict(X)
+        pred = self.predict(X)  # once: RegressorMixin.score would predict again
         y = np.asarray(y)
-        if pred.ndim < 3 and y.ndim < 3:
-            return super().score(X, y, sample_weight=sample_weight)
-        return float(r2_score(y.reshape(len(y), -1), pred.reshape(len(pred), -1), sample_weight=sample_weight))
+        if pred.ndim == 3 or y.ndim == 3:
+            y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
+        return float(r2_score(y, pred, sample_weight=sample_weight))
 
     @uses_threads
     def forecast(self, history, n_steps):
