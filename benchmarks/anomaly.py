@@ -171,7 +171,7 @@ class SBT:
         return ref
 
     def score(self, test, Xte):
-        return -self.model.score_series(test)
+        return -self.model.score_series(test, smooth=1)  # window scores, as the reference above
 
     def info(self):
         m = self.model
@@ -189,6 +189,9 @@ class SBT:
 
 class SBTSmoothed:
     """The scores of an already fitted SBT row, smoothed by ``score_series(..., smooth=k)``.
+
+    The published rows were measured when ``smooth=k`` took the lowest score of the last ``k``
+    windows; since the multi-scale default (2026-12-04) it is their mean.
 
     Reference scores (for the thresholds) are the smoothed scores of the training series; its
     fit time is that scoring pass only (the model is the one of the row it wraps).
@@ -222,14 +225,14 @@ class SBTErrorOnly:
     @property
     def model(self):
         model = copy.copy(self.base.model)  # shares the fitted network; only the score rule differs
-        model.rarity = None
+        model.rarity = model.rarity_ = None
         return model
 
     def fit(self, train, Xtr):
         return -self.model.score_samples(Xtr)
 
     def score(self, test, Xte):
-        return -self.model.score_series(test)
+        return -self.model.score_series(test, smooth=1)
 
     def info(self):
         return {**self.base.info(), "rarity": None}

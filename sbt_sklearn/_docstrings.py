@@ -393,7 +393,7 @@ TASK_PARAMETERS: dict[str, dict[str, str]] = {
                 constant in training get a large weight.
             """,
         rarity="""
-            rarity : {"marginal"} or None, default={default}
+            rarity : {"auto", "marginal"} or None, default={default}
                 Also score how rare the window's last row is. None: the error alone.
                 ``"marginal"``: for every channel that takes more than two distinct values in
                 training (all channels if none does), a histogram of its standardised training
@@ -405,14 +405,33 @@ TASK_PARAMETERS: dict[str, dict[str, str]] = {
                 ``max(0, T_e + log 0.05) + T_v``, where ``T_e`` and ``T_v`` are the ``-log``
                 upper-tail probabilities of the error and of that rarity among the training
                 windows (kept as 65 quantiles each): the error counts once it is beyond its 95 %
-                training quantile, the rarity always.
+                training quantile, the rarity always. It catches anomalies that the network
+                predicts well, such as SMAP's flat stretches at unusual levels, and mutes the
+                error below its training tail.
 
-                It catches anomalies that the network predicts well, such as SMAP's flat
-                stretches at unusual levels, and mutes the error below its training tail: it
-                ranks SMAP's anomalies better (far better with one model of all channels) and
-                MSL's about as well, but on single telemetry channels, where anomalies are
-                prediction failures, it is often worse, hence not the default (numbers in
-                :doc:`/user_guide/anomaly_detection`).
+                ``"auto"``: chosen in fit between None and ``"marginal"`` by how well each
+                ranks synthetic anomalies written into the training series (spikes, level
+                shifts, flat stretches, noise bursts, swapped, reversed and sped-up stretches;
+                :mod:`sbt_sklearn.anomaly._synthetic` gives their sizes), one kind at a time:
+                the rule nearest the best on its worst kind wins. The choice is ``rarity_``,
+                both rules' results are in ``score_selection_``, and a seeded fit repeats it.
+                It needs consecutive windows (as ``fit_series`` and ``sliding_windows`` cut
+                them); with other windows it keeps the error alone. The default is None: on
+                the labelled series we measured, the error alone with the multi-scale
+                smoothing did best (:doc:`/user_guide/anomaly_detection`).
+            """,
+        smooth="""
+            smooth : "auto", "multiscale" or int, default={default}
+                How :meth:`score_series` (and the sktime adapter) turn window scores into the
+                scores of a series' time steps. ``"multiscale"``: the causal moving average of
+                the anomaly score over 1, 5, 10, 25 and 50 steps, each mapped to its ``-log``
+                upper-tail probability among the same average of the training series' scores,
+                averaged over the five: short anomalies stand out on the short scales, long
+                ones on the long scales where single noisy errors cancel, and the calibration
+                on the series' own training scores puts the scales on one unit. An int ``k``:
+                the moving average over ``k`` steps (1: none). ``"auto"``: ``"multiscale"``
+                when the training windows are consecutive (a series), else 1. Window methods
+                (:meth:`score_samples`, :meth:`predict`, the threshold ``offset_``) never smooth.
             """,
         loss="""
             loss : {"squared", "huber"}, default={default}

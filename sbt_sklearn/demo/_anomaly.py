@@ -77,10 +77,10 @@ def demo_anomaly(print_fn=print, *, channel="M-7", window=50, random_state=0, n_
     det.fit(X)
     fit_s = time.perf_counter() - t0
     anomaly = -det.score_series(test)
-    flagged = float(np.mean(anomaly > det.threshold_))
+    flagged = float(np.mean(anomaly > det.series_threshold_))
 
     iforest = IsolationForest(random_state=random_state).fit(train)
-    scores = {"SBT": anomaly, "SBT, smooth=25": -det.score_series(test, smooth=25),
+    scores = {"SBT": anomaly, "SBT, unsmoothed": -det.score_series(test, smooth=1),
               "IsolationForest": -iforest.score_samples(test),
               "random": np.random.default_rng(random_state).random(len(test))}
     roc = {k: 100 * roc_auc_score(labels, v) for k, v in scores.items()}

@@ -224,6 +224,31 @@ def _tail(name, value, ctx):
         raise _bad(name, "must hold at least 2 knots with increasing values")
 
 
+def _optional_records(name, value, ctx):
+    if value is not None:
+        _records(name, value, ctx)
+
+
+def _rarity_rule(name, value, ctx):
+    if value not in (None, "marginal"):
+        raise _bad(name, "must be None or 'marginal'")
+
+
+def _smooth(name, value, ctx):
+    if value != "multiscale":
+        _int(name, value, 1, 10**6)
+
+
+def _scale_tails(name, value, ctx):
+    from ..anomaly._multiscale import SCALES
+
+    if value is None:
+        return
+    tails = _finite_array(name, value, (len(SCALES), None))
+    if tails.shape[1] < 2 or (np.diff(tails, axis=1) < 0).any():
+        raise _bad(name, "must hold at least 2 non-decreasing quantiles per scale")
+
+
 def _warm_settings(name, value, ctx):
     keys = {"target", "linear_base", "base_lags", "base_alpha"}
     if not isinstance(value, dict) or set(value) != keys or not all(
@@ -265,7 +290,9 @@ FILE_ATTRIBUTES = {
                       "_warm_settings": _warm_settings, "net_blend_": _net_blend},
     "SBTAnomalyDetector": {**_COMMON, "channel_weights_": _channel_weights, "rarity_channels_": _rarity_channels,
                            "value_bins_": _value_bins, "error_tail_": _tail, "rarity_tail_": _tail,
-                           "threshold_": _finite_number, "offset_": _offset},
+                           "rarity_": _rarity_rule, "smooth_": _smooth, "scale_tails_": _scale_tails,
+                           "score_selection_": _optional_records,
+                           "threshold_": _finite_number, "offset_": _offset, "series_threshold_": _finite_number},
 }
 
 #: attributes a file must set: without them the estimator cannot predict
@@ -328,9 +355,10 @@ def _check_groups(listed: str, values: dict, params: dict) -> None:
         tables = {values.get(name) is not None for name in _GROUPS[listed][0]}
         if len(tables) > 1:
             raise SBTFileError("invalid model file: the detector's rarity tables are partly unset")
-        if tables != {params.get("rarity") is not None}:
-            raise SBTFileError("invalid model file: the detector's rarity tables do not match its rarity "
-                               "hyperparameter")
+        if tables != {values["rarity_"] is not None}:
+            raise SBTFileError("invalid model file: the detector's rarity tables do not match its rarity_ rule")
+        if (values.get("scale_tails_") is not None) != (values["smooth_"] == "multiscale"):
+            raise SBTFileError("invalid model file: scale_tails_ must be set exactly when smooth_ is 'multiscale'")
 
 
 def check_file_attributes(est_cls, attributes: dict, params: dict, plan: NetworkPlan) -> dict:
@@ -370,6 +398,12 @@ def check_file_attributes(est_cls, attributes: dict, params: dict, plan: Network
         raise SBTFileError(f"invalid model file: it lacks the fitted attributes {missing} of {listed}")
     values = {name: np.array(v) if isinstance(v, np.ndarray) else v
               for name, v in ((n, attributes[n]) for n in allowed if n in attributes)}
+    if listed == "SBTAnomalyDetector":
+        # a file written before rarity="auto": the rule was the rarity hyperparameter, unsmoothed
+        values.setdefault("rarity_", params.get("rarity") if params.get("rarity") != "auto" else None)
+        for name in ("smooth_", "scale_tails_", "score_selection_"):
+            values.setdefault(name, 1 if name == "smooth_" else None)
+        values.setdefault("series_threshold_", values["threshold_"])
     ctx = _Context(values, params, plan)
     for name, value in values.items():
         allowed[name](name, value, ctx)

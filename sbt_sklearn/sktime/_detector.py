@@ -9,6 +9,7 @@ from sktime.detection.base import BaseDetector
 from .._docstrings import fill_doc
 from ..data import sliding_windows
 from ..estimators import SBTAnomalyDetector
+from ..estimators._anomaly import smoothed_anomaly
 from ..estimators._input import as_real_array
 from ._mirror import AdapterMixin, check_int_param, estimator_params, mirrored_init
 
@@ -22,7 +23,9 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
     ``fit(X)`` cuts the (benign) training series into windows of ``window_length`` steps and fits
     :class:`sbt_sklearn.SBTAnomalyDetector`. Time point ``t`` is scored by the window that ends at
     ``t``; the first ``window_length - 1`` points are scored with the shorter context available
-    (the windows that start at the beginning of the series), not dropped. ``transform_scores``
+    (the windows that start at the beginning of the series), not dropped; the scores of full
+    windows are smoothed over time by the detector's fitted rule (``smooth_``, as
+    :meth:`~sbt_sklearn.SBTAnomalyDetector.score_series` does). ``transform_scores``
     gives the anomaly score (higher = more anomalous), ``predict`` the positions above the
     detector's threshold, ``transform`` 0/1 labels. The threshold is fitted on full windows, so
     ``predict`` flags only points scored with a full window: the first ``window_length - 1``
@@ -47,6 +50,10 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
         The fitted scikit-learn detector.
     window_length_ : int
         The window length used.
+    threshold_ : float
+        Anomaly-score threshold of ``predict``: the detector's ``threshold`` rule (quantile at
+        ``contamination`` or POT) applied to the training series' scores, smoothed as the
+        scores of new series are (the detector's ``smooth_``).
 
     Examples
     --------
@@ -100,7 +107,13 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
         self.window_length_ = min(window_length, len(values))
         windows, _ = sliding_windows(values, self.window_length_, horizon=0)
         self.estimator_ = SBTAnomalyDetector(**estimator_params(self, SBTAnomalyDetector)).fit(windows)
+        self.threshold_ = float(self.estimator_.series_threshold_)  # on the smoothed training scores
         return self
+
+    def _smoothed(self, anomaly: np.ndarray) -> np.ndarray:
+        """Anomaly scores of consecutive full windows under the detector's smoothing ``smooth_``."""
+        est = self.estimator_
+        return smoothed_anomaly(anomaly, est.smooth_, est.scale_tails_) if len(anomaly) else anomaly
 
     def _normality(self, X) -> np.ndarray:
         """score_samples per time point (higher = more normal), short windows for the first points."""
@@ -114,7 +127,7 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
             scores[t] = self.estimator_.score_samples(np.ascontiguousarray(values[: t + 1].T[None]))[0]
         if len(values) >= w:
             windows, _ = sliding_windows(values, w, horizon=0)
-            scores[w - 1:] = self.estimator_.score_samples(windows)
+            scores[w - 1:] = -self._smoothed(-self.estimator_.score_samples(windows))
         return scores
 
     def _transform_scores(self, X):
@@ -125,7 +138,7 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
         window: the threshold comes from full training windows, and a point with less context (the
         first ``window_length_ - 1``) scores higher whether it is anomalous or not (on sktime's yahoo
         series 22 of its first 49 points passed the 1 % threshold of the full windows)."""
-        above = scores > -self.estimator_.offset_
+        above = scores > self.threshold_
         above[: self.window_length_ - 1] = False
         return np.flatnonzero(above)
 

@@ -333,7 +333,11 @@ F = {"$float": "nan"}
     (SBTAnomalyDetector, _attr_tensor("error_tail_", np.zeros((2, 4), np.float32)), "increasing"),
     (SBTAnomalyDetector, _attr_tensor("value_bins_", -np.ones((2, 5), np.float16).cumsum(1)), "value_bins_"),
     (SBTAnomalyDetector, _attr("rarity_tail_", None), "partly unset"),
-    (SBTAnomalyDetector, lambda m, t: m["params"].update(rarity=None), "rarity"),
+    (SBTAnomalyDetector, _attr("rarity_", None), "rarity_ rule"),
+    (SBTAnomalyDetector, _attr("rarity_", "joint"), "rarity_"),
+    (SBTAnomalyDetector, _attr("smooth_", 0), "smooth_"),
+    (SBTAnomalyDetector, _attr("smooth_", "weekly"), "smooth_"),
+    (SBTAnomalyDetector, _attr("score_selection_", [1, 2]), "score_selection_"),
 ])
 def test_attributes_are_allowlisted_typed_and_consistent(cls, edit, match, never_built):
     assert_refused(cls, craft(cls, edit), match)
@@ -545,3 +549,17 @@ def test_budget_accounting_covers_the_parse_of_a_real_file():
     assert parts.file_bytes == len(blob) and parts.doc_bytes < parts.raw_bytes
     assert parts.parse_memory < fmt.load_memory_budget(len(blob)) and math.isfinite(parts.parse_memory)
     assert torch.get_num_threads() >= 1
+
+
+def test_a_detector_file_from_before_the_score_rule_attributes_loads_with_its_rarity():
+    """Files written before rarity_/smooth_ existed: the rule was the rarity hyperparameter, unsmoothed."""
+    def drop(meta, tensors):
+        for name in ("rarity_", "smooth_", "scale_tails_", "score_selection_", "series_threshold_"):
+            meta["attributes"].pop(name, None)
+            tensors.pop(f"attr.{name}", None)
+
+    blob, X, expected = original(SBTAnomalyDetector)
+    det = SBTAnomalyDetector.from_bytes(craft(SBTAnomalyDetector, drop))
+    assert (det.rarity_, det.smooth_, det.scale_tails_, det.score_selection_) == ("marginal", 1, None, None)
+    assert det.series_threshold_ == det.threshold_
+    np.testing.assert_array_equal(main_output(det, X), expected)
