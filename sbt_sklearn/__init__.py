@@ -15,6 +15,7 @@ _LAZY = {
     "SBTClassifier": "sbt_sklearn.estimators",
     "SBTForecaster": "sbt_sklearn.estimators",
     "SBTAnomalyDetector": "sbt_sklearn.estimators",
+    "fit_detectors": "sbt_sklearn.estimators",
     "sliding_windows": "sbt_sklearn.data",
 }
 

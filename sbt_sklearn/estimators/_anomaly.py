@@ -329,8 +329,18 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         criterion = torch.nn.HuberLoss if self.loss == "huber" else torch.nn.MSELoss
         # early stopping and PALS hold out the last windows (time order, one-window gap): SBTBase
         # windows per epoch: max_windows_per_epoch, drawn afresh every epoch by the batch loader
-        self._train(SBTLastStepNet, kwargs, criterion, self._dataset(X), None, shuffle_rng)
+        dataset = self._dataset(X)
+        if self._train_windows is not None:  # fit_detectors: the windows inside one of several series
+            dataset = dataset.subset(self._train_windows)
+        self._train(SBTLastStepNet, kwargs, criterion, dataset, None, shuffle_rng)
+        return self._fit_score_rule(X)
 
+    #: indices of the windows the network trains on (None: all); set only by ``fit_detectors``
+    _train_windows = None
+
+    def _fit_score_rule(self, X):
+        """Everything after training: channel weights, rarity tables, the score rule and the
+        thresholds, from the trained network's scores of the reference windows ``X``."""
         tables = self.rarity is not None  # "marginal", or "auto" (the tables are fitted to be tried)
         continuous = None
         if self.error_weighting == "continuous" or tables:
