@@ -3,7 +3,7 @@
 Every labelled series at hand, each scored as a new user would: ``SBTAnomalyDetector()`` with
 its defaults, window 50, ``fit_series(train, 50)`` then ``score_series(test)``:
 
-* the three shipped telemanom channels (``load_sample_telemetry``: G-7 and T-8 of SMAP, M-7 of
+* the three shipped telemanom channels (``load_sample_telemetry``: G-7 of SMAP, M-7 and T-8 of
   MSL; train and test arrays as shipped);
 * the labelled anomaly series sktime ships (``mitdb``: an ECG record; ``yahoo``: a Yahoo S5
   series); they have no anomaly-free part, so the detector is fitted on the whole series and

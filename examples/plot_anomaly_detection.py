@@ -49,10 +49,12 @@ detector.fit(X_train)
 # %%
 # One score per test step
 # -----------------------
-# ``score_series`` cuts the test series into windows the same way and gives each step the
-# score of the window that ends there.
+# ``score_series`` cuts the test series into windows the same way and scores each step on
+# several time scales at once: the window ending there, and the mean of the last 5, 10, 25
+# and 50 windows, each as a level in the tail of the training series' own scores, averaged.
+# ``series_threshold_`` is the 99 % quantile of those scores on the training series.
 scores = detector.score_series(test)
-flagged = (scores < detector.offset_).astype(int)
+flagged = (-scores > detector.series_threshold_).astype(int)
 iforest = IsolationForest(random_state=0).fit(train)
 for name, s in [("SBT", -scores), ("IsolationForest", -iforest.score_samples(test))]:
     print(f"{name:16s} ROC-AUC {100 * roc_auc_score(labels, s):5.1f}  "
@@ -64,6 +66,6 @@ for adjusted in (False, True):
 # %%
 # Plot scores, threshold and the true anomaly segments
 # ----------------------------------------------------
-plot_anomaly_scores(scores, labels, threshold=detector.offset_, series=test[:, 0],
+plot_anomaly_scores(scores, labels, threshold=-detector.series_threshold_, series=test[:, 0],
                     title="SBTAnomalyDetector on telemetry channel G-7")
 plt.show()

@@ -21,7 +21,8 @@ def plot_anomaly_scores(scores, labels=None, threshold=None, *, series=None, ax=
         Binary ground truth (1 = anomaly); each maximal run of ones is shaded.
     threshold : float, default=None
         Decision threshold on the same scale as ``scores`` (for a fitted detector,
-        ``offset_``), drawn as a horizontal line; steps beyond it are marked.
+        ``offset_`` for window scores, ``-series_threshold_`` for ``score_series``), drawn as
+        a horizontal line; steps beyond it are marked.
     series : array-like of shape (n_timesteps,) or (n_timesteps, n_channels), default=None
         Optional signal drawn in a panel above the scores (e.g. the telemetry channel).
     ax : matplotlib Axes or sequence of two Axes, default=None
