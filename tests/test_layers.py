@@ -21,7 +21,7 @@ PAGE = ROOT / "docs" / "user_guide" / "architecture.md"
 
 #: names importable from the package root, and the layer that defines each
 ROOT_NAMES = {"__version__": "_version", "SBTClassifier": "estimators", "SBTForecaster": "estimators",
-              "SBTAnomalyDetector": "estimators", "sliding_windows": "data"}
+              "SBTAnomalyDetector": "estimators", "fit_detectors": "estimators", "sliding_windows": "data"}
 #: third-party packages the run-time check looks for, with what importing each loads as well
 HEAVY = {"torch": set(), "scipy": set(), "pandas": set(), "safetensors": set(), "sklearn": {"scipy", "pandas"},
          "skorch": {"sklearn", "scipy", "pandas", "torch"}, "sktime": {"sklearn", "scipy", "pandas"},

@@ -38,9 +38,12 @@ def fit_scale_tails(reference) -> np.ndarray:
 
 def _level(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``-log`` upper-tail probability of ``x`` among quantiles ``q`` (65,): linear between them,
-    the first level below, growing on by the last level per width of the range beyond."""
-    ys = -np.log(_TAIL_P)
-    i = np.clip(np.searchsorted(q, x, side="right") - 1, 0, len(q) - 2)
+    the first level below, growing on by the last level per width of the range beyond. Tied
+    quantiles all take the smallest of their levels (the probability of the whole tie: a series
+    whose training scores sit at one value a third of the time is not in the tail there), which
+    also keeps the level continuous in ``x``."""
+    ys = -np.log(_TAIL_P)[np.searchsorted(q, q, side="left")]  # tied quantiles: the first one's level
+    i = np.clip(np.searchsorted(q, x, side="left") - 1, 0, len(q) - 2)  # the last quantile below x
     gap = q[i + 1] - q[i]
     frac = np.clip(np.divide(x - q[i], gap, out=np.zeros_like(x), where=gap > 0), 0.0, 1.0)
     width = q[-1] - q[0]

@@ -246,7 +246,18 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
 
     def _c_output_doc(self) -> str:
         return ("out[0] = the normality score of the window's last step (score_samples: higher is more "
-                "normal); <name>_is_anomaly(out[0]) applies the fitted threshold (predict == -1).")
+                "normal); <name>_is_anomaly(out[0]) applies the fitted threshold (predict == -1). For a "
+                "series, call <name>_series_reset(&state) once, then for each window in time order "
+                "<name>_series_score(&state, out[0]): the step's score_series value (the fitted smoothing "
+                "smooth_), flagged by <name>_series_is_anomaly (series_threshold_).")
+
+    def _c_series_scorer(self, name: str):
+        """``<name>_series_score``: score_series' smoothing (``smooth_``) one window at a time."""
+        from ..anomaly._multiscale import _TAIL_P, SCALES
+        from ..compression._c_series import series_scorer_c
+
+        return series_scorer_c(name, self.smooth_, self.series_threshold_, scales=SCALES, tails=self.scale_tails_,
+                               tail_levels=-np.log(_TAIL_P))
 
     def _folded_io(self) -> FoldedIO:
         """The last row zeroed on input (``target="predict"``) or kept (``"reconstruct"``); out,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import warnings
 from typing import NamedTuple
 
@@ -246,6 +247,17 @@ class ExportMixin:
             output_mode=output_mode, max_steps=max_steps, channel_weights=getattr(self, "channel_weights_", None),
             base=self._linear_base(), offset=getattr(self, "offset_", None), description=self._c_description(),
             output_doc=self._c_output_doc())
+        series = self._c_series_scorer(name)
+        if series is not None:  # the anomaly detector's series scores, one window at a time
+            code, declarations, flash, state_bytes = series
+            source += "\n" + code
+            at = header.rindex("#ifdef __cplusplus")
+            header = header[:at] + "\n".join(declarations) + "\n\n" + header[at:]
+            sizes["flash_bytes"] += flash
+            sizes["series_state_bytes"] = state_bytes
+            upper = name.upper()
+            header = re.sub(rf"#define {upper}_FLASH_BYTES \d+", f"#define {upper}_FLASH_BYTES {sizes['flash_bytes']}",
+                            header)
         directory = os.fspath(directory)
         os.makedirs(directory, exist_ok=True)
         paths = {"source": os.path.join(directory, f"{name}.c"), "header": os.path.join(directory, f"{name}.h")}
@@ -260,6 +272,10 @@ class ExportMixin:
                     os.remove(path)
             raise
         return {**paths, **sizes}
+
+    def _c_series_scorer(self, name: str):
+        """C code of the series scorer (the anomaly detector's), or None."""
+        return None
 
     def _c_description(self) -> str:
         from .._version import __version__

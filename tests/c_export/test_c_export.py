@@ -53,9 +53,10 @@ def _c_array(name, values, ctype="float"):
     return f"static const {ctype} {name}[{max(1, len(values))}] = {{\n{body or '0'}\n}};"
 
 
-def _main_c(prefix, calls):
+def _main_c(prefix, calls, series=False):
     """A test program: for each (rows (T, C), start, capacity) call ``<prefix>_predict`` on a buffer
-    holding the rows at ``start`` in a ring of ``capacity`` rows and print every output."""
+    holding the rows at ``start`` in a ring of ``capacity`` rows and print every output (with
+    ``series``, then also ``<prefix>_series_score`` of the first output and its flag)."""
     upper = prefix.upper()
     data, offsets, meta = [], [], []
     for rows, start, capacity in calls:
@@ -75,6 +76,7 @@ def _main_c(prefix, calls):
         "int main(void)",
         "{",
         f"    float out[{upper}_N_OUTPUTS];",
+        *([f"    {prefix}_series_t state;", f"    {prefix}_series_reset(&state);"] if series else []),
         "    int32_t i, k;",
         f"    for (i = 0; i < {len(calls)}; ++i) {{",
         f"        int rc = {prefix}_predict(data + offsets[i], meta[3 * i], meta[3 * i + 1], meta[3 * i + 2], out);",
@@ -85,6 +87,8 @@ def _main_c(prefix, calls):
         f"        for (k = 0; k < {upper}_N_OUTPUTS; ++k) {{",
         '            printf("%.9g\\n", out[k]);',
         "        }",
+        *([f"        out[0] = {prefix}_series_score(&state, out[0]);",
+           f'        printf("%.9g\\n%d\\n", out[0], {prefix}_series_is_anomaly(out[0]));'] if series else []),
         "    }",
         "    return 0;",
         "}",
@@ -92,10 +96,10 @@ def _main_c(prefix, calls):
     ])
 
 
-def _build_and_run(est, calls, tmp_path, prefix="sbt_model", arm=False, **export):
+def _build_and_run(est, calls, tmp_path, prefix="sbt_model", arm=False, series=False, **export):
     info = est.export_c(tmp_path, name=prefix, **export)
     main = tmp_path / "main.c"
-    main.write_text(_main_c(prefix, calls))
+    main.write_text(_main_c(prefix, calls, series))
     sources = [main, tmp_path / f"{prefix}.c"]
     host = parse_numbers(run_host(compile_host(sources, tmp_path, include_dirs=[tmp_path])))
     if not arm:
@@ -163,6 +167,30 @@ def test_detector_matches_score_samples_and_threshold(p, binary, tmp_path):
     header = (tmp_path / "sbt_model.h").read_text()
     offset = float(re.search(r"#define SBT_MODEL_OFFSET (\S+)", header).group(1))
     assert offset == det.offset_
+
+
+@pytest.mark.parametrize("smooth", ["multiscale", 7, 1])
+def test_detector_series_scores_match_score_series_window_by_window(smooth, tmp_path):
+    # a continuous series: on one whose training scores pile up at one value (T-8's stuck telemetry)
+    # the levels are steep near that value and float32 rounding on the device moves them visibly
+    values = load_sample_etth1().to_numpy(dtype=np.float32)
+    X_train, _ = sliding_windows(values[:1500], 20, horizon=0)
+    det = SBTAnomalyDetector(**TINY, smooth=smooth).fit(X_train)
+    series = values[1500:1620].copy()  # 101 consecutive windows, with a spike in the middle
+    series[1570 - 1500, 0] += 8.0
+    windows = sliding_windows(series, 20, horizon=0)[0]
+    c_out, info = _build_and_run(det, [(np.ascontiguousarray(w.T), 0, 20) for w in windows], tmp_path, series=True)
+    rows = c_out.reshape(len(windows), 3)
+    _assert_close(rows[:, 0], det.score_samples(windows))
+    expected = det.score_series(series)[19:]  # the step of each window, in order
+    _assert_close(rows[:, 1], expected)
+    flags = -expected > det.series_threshold_
+    near = np.isclose(-expected, det.series_threshold_, rtol=1e-4)  # too close to call in float32
+    np.testing.assert_array_equal(rows[~near, 2].astype(bool), flags[~near])
+    assert info["series_state_bytes"] == 8 * (50 if smooth == "multiscale" else smooth) + 8 * (
+        5 if smooth == "multiscale" else 1) + 8
+    header = (tmp_path / "sbt_model.h").read_text()
+    assert float(re.search(r"#define SBT_MODEL_SERIES_THRESHOLD (\S+)", header).group(1)) == det.series_threshold_
 
 
 def test_ring_buffer_start_index_reads_the_same_window(tmp_path):

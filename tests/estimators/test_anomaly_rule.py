@@ -162,3 +162,11 @@ def test_the_rule_survives_a_model_file(auto, windows):
     back = SBTAnomalyDetector.from_bytes(ms.to_bytes())
     np.testing.assert_array_equal(back.scale_tails_, ms.scale_tails_)
     np.testing.assert_array_equal(back.score_series(series), ms.score_series(series))
+
+
+def test_a_value_at_tied_training_quantiles_gets_the_level_of_the_whole_tie():
+    ref = np.concatenate([np.zeros(400), np.linspace(0.0, 1.0, 600)])  # 40 % of the scores at one value
+    tails = fit_scale_tails(ref)
+    levels = multiscale_levels(np.zeros(60), tails)  # every scale's average sits on the tie
+    np.testing.assert_allclose(levels, 0.0)  # P(reference >= 0) = 1: not in the tail at all
+    assert multiscale_levels(np.full(60, 0.999), tails)[-1] > np.log(100) * 0.9
