@@ -134,6 +134,8 @@ PRODUCERS = {
     "anomaly": "python benchmarks/anomaly.py --seeds 3",
     "anomaly_per_channel": "python benchmarks/anomaly.py --protocol per-channel --seeds 3 "
                            "(rows run in separate processes, combined with --merge)",
+    "anomaly_default": "python benchmarks/anomaly_default.py --seeds 0 1 2",
+    "anomaly_default_per_channel": "python benchmarks/anomaly_default.py --protocol per-channel --seeds 0 1 2",
     "c_export": "python benchmarks/c_export.py",
     "classification_japanese_vowels": "python benchmarks/classification.py --seeds 0 1 2",
     "compression": "python benchmarks/compression.py",
