@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from _params import NAMED_PARAMS
+from _series import detector_series
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -18,10 +19,7 @@ TINY = NAMED_PARAMS["detector_behaviour"]
 
 
 def _series(n=600, c=3, seed=0):
-    t = np.arange(n, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    cols = [np.sin(t / (5 + 3 * k)) for k in range(c)]
-    return (np.stack(cols, axis=1) + 0.05 * rng.standard_normal((n, c))).astype(np.float32)
+    return detector_series(n, c, seed)
 
 
 @pytest.fixture(scope="module")

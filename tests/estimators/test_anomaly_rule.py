@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _series import detector_series
 from sklearn.metrics import average_precision_score
 
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows
@@ -21,10 +22,7 @@ TINY = dict(d=8, n_heads=2, n_layers=1, d_ff=16, max_epochs=2, batch_size=32, ma
 
 
 def _series(n=700, c=3, seed=0):
-    t = np.arange(n, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    cols = [np.sin(t / (5 + 3 * k)) for k in range(c)]
-    return (np.stack(cols, axis=1) + 0.05 * rng.standard_normal((n, c))).astype(np.float32)
+    return detector_series(n, c, seed)
 
 
 @pytest.fixture(scope="module")
