@@ -20,10 +20,11 @@ def demo_anomaly(print_fn=print, *, channel="M-7", window=50, random_state=0, n_
     """Fit an SBT anomaly detector on a shipped telemetry channel and compare it with IsolationForest.
 
     The channel's anomaly-free train part is cut into windows of ``window`` steps (a zero-copy
-    view), the detector is fitted on them, and every step of the test part is scored.
+    view), the detector is fitted on them, and every step of the test part is scored (the
+    default multi-scale series score, and the unsmoothed window score for comparison).
     Threshold-free ROC-AUC and PR-AUC are printed next to those of an IsolationForest on the
     same time steps and of a random score, together with the flagged fraction at the fitted
-    threshold (1 % of the training windows), the kept fraction of the sparse-binary weights
+    series threshold (1 % of the training series' steps), the kept fraction of the sparse-binary weights
     and the model size (under the SBT paper's convention, under the honest one, and the bytes of
     the saved model file, each against the dense FP32 twin).
 
@@ -90,6 +91,6 @@ def demo_anomaly(print_fn=print, *, channel="M-7", window=50, random_state=0, n_
     for k in scores:
         print_fn(f"  {k:16s} {roc[k]:8.1f} {pr[k]:8.1f}")
     print_fn(f"  SBT fit {fit_s:.1f} s; flags {100 * flagged:.1f} % of test steps at the threshold "
-             f"(1 % of training windows); kept weights {100 * size['kept_fraction']:.0f} % (p={det.p})")
+             f"(1 % of the training series' steps); kept weights {100 * size['kept_fraction']:.0f} % (p={det.p})")
     print_fn(f"  {size_line(size)}")
     return {"roc_auc": roc, "pr_auc": pr, "fit_seconds": fit_s, "flagged_fraction": flagged, **size}
