@@ -64,7 +64,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     series_threshold_ : float
         The same threshold rule applied to the training series' smoothed scores: a step whose
         anomaly score (minus :meth:`score_series`) exceeds it is flagged. Equal to
-        ``threshold_`` when nothing is smoothed.
+        ``threshold_`` when nothing is smoothed or the training windows are not consecutive
+        (not a series to smooth).
     channel_weights_ : ndarray of shape (n_channels,)
         Weight of each channel's squared standardised error in the score (all ones with
         ``error_weighting="none"``).
