@@ -42,9 +42,10 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     never to itself) and a sparse-binary decoder for the last step. It is trained on benign
     windows to output the last step, and a window is the more anomalous the larger the
     error on its last step (with ``rarity``, also the rarer its last step's values are
-    among the training values). By default the score rule (rarity or not, and how long
-    :meth:`score_series` smooths) is chosen in fit, without labels, by how well each rule
-    ranks synthetic anomalies written into the training series. The conventions are those of
+    among the training values; ``rarity="auto"`` chooses it in fit, without labels, by how
+    well each rule ranks synthetic anomalies written into the training series).
+    :meth:`score_series` scores the steps of a series on several time scales at once
+    (``smooth``). The conventions are those of
     :class:`~sklearn.ensemble.IsolationForest`: :meth:`score_samples` is higher for more
     normal windows, ``decision_function = score_samples - offset_`` is negative for
     outliers, and :meth:`predict` returns -1 (outlier) or +1 (inlier).
@@ -71,14 +72,17 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         ``error_weighting="none"``).
     rarity_ : {"marginal"} or None
         The rarity rule the scores use: ``rarity``, or the choice of ``rarity="auto"``.
-    smooth_ : int
-        Steps of :meth:`score_series`' moving average: ``smooth``, or the choice of
-        ``smooth="auto"``.
+    smooth_ : "multiscale" or int
+        How :meth:`score_series` smooths: ``smooth``, or what ``smooth="auto"`` resolved to
+        (``"multiscale"`` on consecutive windows, 1 otherwise).
+    scale_tails_ : ndarray of shape (5, 65) or None
+        With ``smooth_="multiscale"``: the quantiles of the training series' scores averaged
+        over each scale (1, 5, 10, 25 and 50 steps); None otherwise.
     score_selection_ : list of dict or None
-        With ``"auto"``: one record per candidate rule (``rarity``, ``smooth``, its average
-        precision ``ap_<kind>`` on each kind of synthetic anomaly, ``worst_relative_ap``, the
-        criterion, and ``chosen``); ``pandas.DataFrame(score_selection_)`` shows them. None
-        when nothing was chosen.
+        With ``rarity="auto"``: one record per candidate rule (``rarity``, ``smooth``, its
+        average precision ``ap_<kind>`` on each kind of synthetic anomaly,
+        ``worst_relative_ap``, the criterion, and ``chosen``); ``pandas.DataFrame(score_selection_)``
+        shows them. None when nothing was chosen.
     rarity_channels_ : ndarray of shape (n_channels,) of bool or None
         Channels whose values enter the rarity term (None when ``rarity_`` is None).
     value_bins_ : ndarray of shape (n_rarity_channels, 65) or None
@@ -323,12 +327,21 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self : SBTAnomalyDetector
             The fitted detector.
         """
+        return self._fit_score_rule(self._fit_network(X))
+
+    def _fit_network(self, X, train_windows=None):
+        """Check ``X``, fit the scaler and train the network (on the windows ``train_windows`` of
+        ``X`` when given: ``fit_detectors`` trains on the windows inside each of several series);
+        return the checked ``X``."""
         self._check_hyperparameters()
         warm = self._warm()
         X, _ = self._check_X(X, reset=not warm)
         if warm and X.shape[2] != self.n_timesteps_:
             raise ValueError(f"warm_start=True continues a detector of windows of n_timesteps_={self.n_timesteps_} "
                              f"steps; got windows of {X.shape[2]}")
+        if self.smooth == "multiscale" and not _consecutive(X):  # before training, not after
+            raise ValueError("smooth='multiscale' needs consecutive windows, each one step after the previous "
+                             "(fit_series(series, window), or sliding_windows(series, window, horizon=0)[0])")
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
         if not warm:  # warm_start keeps the scaler; the weights and the threshold are refitted below
             self._fit_scaler(X, None)
@@ -342,13 +355,10 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         # early stopping and PALS hold out the last windows (time order, one-window gap): SBTBase
         # windows per epoch: max_windows_per_epoch, drawn afresh every epoch by the batch loader
         dataset = self._dataset(X)
-        if self._train_windows is not None:  # fit_detectors: the windows inside one of several series
-            dataset = dataset.subset(self._train_windows)
+        if train_windows is not None:
+            dataset = dataset.subset(train_windows)
         self._train(SBTLastStepNet, kwargs, criterion, dataset, None, shuffle_rng)
-        return self._fit_score_rule(X)
-
-    #: indices of the windows the network trains on (None: all); set only by ``fit_detectors``
-    _train_windows = None
+        return X
 
     def _fit_score_rule(self, X):
         """Everything after training: channel weights, rarity tables, the score rule and the
@@ -377,19 +387,16 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             self.value_bins_ = fit_value_bins(last)
             rarity = self._rarity_of(last)
             self.error_tail_, self.rarity_tail_ = fit_tail(error), fit_tail(rarity)
-        consecutive = _consecutive(X)
+        consecutive = _consecutive(X)  # smooth="multiscale" on other windows was refused before training
         rarities = ([None, "marginal"] if self.rarity == "auto" else [self.rarity])
-        # each candidate rule's training scores, and (consecutive windows) their multi-scale tails
-        reference = {r: self._anomaly(error, rarity, rarity_rule=r) for r in rarities}
-        tails = {r: fit_scale_tails(a) for r, a in reference.items()} if consecutive else {}
-        self.rarity_, self.score_selection_ = rarities[0], None
         self.smooth_ = ("multiscale" if consecutive else 1) if self.smooth == "auto" else self.smooth
+        # each candidate rule's training scores and, for the multi-scale rule, their tails
+        reference = {r: self._anomaly(error, rarity, rarity_rule=r) for r in rarities}
+        tails = {r: fit_scale_tails(a) for r, a in reference.items()} if self.smooth_ == "multiscale" else {}
+        self.rarity_, self.score_selection_ = rarities[0], None
         if self.rarity == "auto" and consecutive and self.n_timesteps_ >= 2 and len(X) >= 2 * self.n_timesteps_ + 8:
             self._select_score_rule(X, continuous, rarities, tails)
-        if self.smooth_ == "multiscale" and not consecutive:
-            raise ValueError("smooth='multiscale' needs consecutive windows, each one step after the previous "
-                             "(fit_series(series, window), or sliding_windows(series, window, horizon=0)[0])")
-        self.scale_tails_ = tails[self.rarity_] if self.smooth_ == "multiscale" else None
+        self.scale_tails_ = tails.get(self.rarity_)
         if self.rarity_ is None:  # the error alone: the rarity tables are not kept
             self.rarity_channels_ = self.value_bins_ = self.error_tail_ = self.rarity_tail_ = None
         self.threshold_ = self._threshold_from(reference[self.rarity_])
@@ -408,13 +415,11 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         average precision over the kinds is highest wins (the error alone on a tie).
         """
         T = self.n_timesteps_
-        smooths = (self.smooth_,)
         rng = np.random.default_rng([self.seed_, 20])
         n_steps = len(X) + T - 1
         length = min(n_steps, max(_SELECTION_STEPS, 20 * T))
         starts = [0] if length == n_steps else sorted(rng.integers(0, n_steps - length + 1, _SELECTION_BLOCKS))
-        candidates = [(r, k) for r in rarities for k in smooths]
-        ap = np.zeros((len(candidates), len(ANOMALY_KINDS)))
+        ap = np.zeros((len(rarities), len(ANOMALY_KINDS)))
         channels = np.flatnonzero(continuous)
         for at in starts:  # the stretch [at, at + length) of the series, rebuilt from the windows
             rows = np.concatenate([np.asarray(X[at]).T, np.asarray(X[at + 1 : at + length - T + 1, :, -1])])
@@ -424,18 +429,18 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
                 raw = (injected * self.scaler_scale_ + self.scaler_mean_).astype(np.float32)
                 errors, last = self._window_terms(np.lib.stride_tricks.sliding_window_view(raw, T, axis=0))
                 error = errors @ self.channel_weights_ / self.n_channels_
-                anomaly = {r: self._anomaly(error, self._rarity_of(last) if r else None, rarity_rule=r)
-                           for r in rarities}
-                scores = {(r, k): smoothed_anomaly(anomaly[r], k, tails.get(r)) for r, k in candidates}
+                scores = {r: smoothed_anomaly(self._anomaly(error, self._rarity_of(last) if r else None,
+                                                            rarity_rule=r), self.smooth_, tails.get(r))
+                          for r in rarities}
                 found = rank_rules(scores, labels[T - 1:])
-                ap[:, j] += np.array([found[c] for c in candidates]) / len(starts)
+                ap[:, j] += np.array([found[r] for r in rarities]) / len(starts)
         worst = choose_robust(ap)
         best = int(np.argmax(worst))
-        self.rarity_ = candidates[best][0]
+        self.rarity_ = rarities[best]
         self.score_selection_ = [
-            dict(rarity=r, smooth=k, worst_relative_ap=float(worst[i]), chosen=i == best,
+            dict(rarity=r, smooth=self.smooth_, worst_relative_ap=float(worst[i]), chosen=i == best,
                  **{f"ap_{kind}": float(ap[i, j]) for j, kind in enumerate(ANOMALY_KINDS)})
-            for i, (r, k) in enumerate(candidates)]
+            for i, r in enumerate(rarities)]
 
     def _threshold_from(self, anomaly_scores: np.ndarray) -> float:
         """Anomaly-score threshold from reference anomaly scores (higher = more anomalous)."""
@@ -577,11 +582,12 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         ----------
         series : array-like of shape (n_timesteps, n_channels) or (n_timesteps,)
             The series, time along the first axis, at least ``n_timesteps_`` steps long.
-        smooth : int or None, default=None
+        smooth : int, "multiscale" or None, default=None
             Give step ``t`` the mean score of the windows ending at ``t - smooth + 1`` ... ``t``
             (fewer at the start): a causal moving average, so that an anomaly that lasts keeps
-            its steps flagged and a single noisy error counts less. None: the fitted
-            ``smooth_`` (chosen in fit with ``smooth="auto"``). Smoothed scores vary less than
+            its steps flagged and a single noisy error counts less; ``"multiscale"``: the rule
+            of the ``smooth`` hyperparameter (needs a detector fitted with it). None: the
+            fitted ``smooth_``. Smoothed scores vary less than
             window scores: set thresholds on smoothed reference scores (``score_series`` of the
             training series), not on ``offset_``. (Before the ``"auto"`` rule, ``smooth``
             took the lowest score of those windows; the mean ranked the anomalies of four of

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..data import sliding_windows
-from ._anomaly import SBTAnomalyDetector
+from ._anomaly import SBTAnomalyDetector, series_windows
 from ._input import as_real_array, channel_stats, check_values
 from ._threads import resolve_n_jobs, thread_limit
 
@@ -88,8 +88,6 @@ def fit_detectors(detector, series, window):
         raise TypeError(f"series must be a dict or a list of series; got {type(series).__name__}")
     if not names:
         raise ValueError("series is empty: pass at least one training series")
-    from ._anomaly import series_windows
-
     arrays = [_as_series(name, series[name]) for name in names]
     channels = {a.shape[1] for a in arrays}
     if len(channels) > 1:
@@ -105,13 +103,11 @@ def fit_detectors(detector, series, window):
     inside = np.concatenate([np.arange(lo, hi - window + 1) for lo, hi in zip(starts[:-1], starts[1:])])
 
     template = clone(detector)
-    template._train_windows = inside
-    try:
-        template.fit(sliding_windows(pooled, window, horizon=0)[0])
-    finally:
-        del template._train_windows
+    template._validate_params()  # what fit's _fit_context does
     out = []
     with thread_limit(resolve_n_jobs(detector.n_jobs), blas=True):
+        # the network only: the score rule of the pooled series would be thrown away
+        template._fit_network(sliding_windows(pooled, window, horizon=0)[0], train_windows=inside)
         for a, (m, s) in zip(arrays, stats):
             det = copy.deepcopy(template)
             det.scaler_mean_ = (m + template.scaler_mean_ * s).astype(np.float32)

@@ -110,11 +110,6 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
         self.threshold_ = float(self.estimator_.series_threshold_)  # on the smoothed training scores
         return self
 
-    def _smoothed(self, anomaly: np.ndarray) -> np.ndarray:
-        """Anomaly scores of consecutive full windows under the detector's smoothing ``smooth_``."""
-        est = self.estimator_
-        return smoothed_anomaly(anomaly, est.smooth_, est.scale_tails_) if len(anomaly) else anomaly
-
     def _normality(self, X) -> np.ndarray:
         """score_samples per time point (higher = more normal), short windows for the first points."""
         values = self._values(X)
@@ -127,7 +122,8 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
             scores[t] = self.estimator_.score_samples(np.ascontiguousarray(values[: t + 1].T[None]))[0]
         if len(values) >= w:
             windows, _ = sliding_windows(values, w, horizon=0)
-            scores[w - 1:] = -self._smoothed(-self.estimator_.score_samples(windows))
+            est = self.estimator_  # full windows' scores, smoothed by the detector's fitted rule
+            scores[w - 1:] = -smoothed_anomaly(-est.score_samples(windows), est.smooth_, est.scale_tails_)
         return scores
 
     def _transform_scores(self, X):
