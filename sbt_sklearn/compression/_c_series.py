@@ -11,17 +11,9 @@ no allocation and no library beyond ``stdint.h``.
 
 from __future__ import annotations
 
-import numpy as np
-
-from ._c_export import _float
+from ._c_export import _Emitter
 
 __all__ = ["series_scorer_c"]
-
-
-def _floats(values) -> str:
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
-    rows = [", ".join(_float(np.float32(v)) for v in values[i : i + 6]) for i in range(0, len(values), 6)]
-    return "{\n    " + ",\n    ".join(rows) + "\n}"
 
 
 def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), tails=None,
@@ -47,17 +39,16 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
     multiscale = smooth == "multiscale"
     scales = tuple(int(k) for k in scales) if multiscale else (int(smooth),)
     ring = max(scales)
+    em = _Emitter(name)  # the model's float tables, written and counted as the network's are
     lines = [
         f"static const int32_t {name}_scales[{len(scales)}] = {{{', '.join(str(k) for k in scales)}}};",
     ]
-    flash = 4 * len(scales)
     if multiscale:
         knots = tails.shape[1]
+        tails_t = em.floats(tails, "scale_tail")  # scale i: knots [i * knots, (i + 1) * knots)
+        levels_t = em.floats(tail_levels, "tail_level")
         lines += [
-            f"static const float {name}_tails[{len(scales)}][{knots}] = {{",
-            ",\n".join(_floats(row) for row in tails),
-            "};",
-            f"static const float {name}_tail_levels[{knots}] = {_floats(tail_levels)};",
+            *em.lines,
             "",
             f"static double {name}_level_at(const float *q, int32_t i)",
             "{",
@@ -65,7 +56,7 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
             "    while (i > 0 && q[i - 1] == q[i]) {",
             "        --i;",
             "    }",
-            f"    return (double){name}_tail_levels[i];",
+            f"    return (double){levels_t}[i];",
             "}",
             "",
             f"static double {name}_level(double x, const float *q)",
@@ -88,7 +79,6 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
             "    return y0 + (y1 - y0) * frac + beyond;",
             "}",
         ]
-        flash += 4 * tails.size + 4 * knots
     lines += [
         "",
         f"void {name}_series_reset({name}_series_t *state)",
@@ -116,7 +106,7 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
         "        }",
         "        n = state->seen + 1 < k ? state->seen + 1 : k;",
         "        mean = state->sum[i] / (double)n;",
-        f"        total += {f'{name}_level(mean, {name}_tails[i])' if multiscale else 'mean'};",
+        f"        total += {f'{name}_level(mean, {tails_t} + i * {knots})' if multiscale else 'mean'};",
         "    }",
         "    state->ring[state->head] = anomaly;",
         f"    state->head = (state->head + 1) % {ring};",
@@ -151,4 +141,4 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
         "/* 1 when a series score is beyond the fitted series threshold (series_threshold_); else 0 */",
         f"int {name}_series_is_anomaly(float series_score);",
     ]
-    return "\n".join(lines) + "\n", header, flash, ram
+    return "\n".join(lines) + "\n", header, em.flash + 4 * len(scales), ram
