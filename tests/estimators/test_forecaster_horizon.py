@@ -66,7 +66,8 @@ def test_univariate_2d_y_means_one_channel(data):
 
 def test_direct_base_is_the_channel_shared_ridge(monkeypatch, data):
     """With a zero network output the forecast is sklearn's Ridge of every channel's next H
-    changes on its own lag features, one map for all channels."""
+    changes on its own lags re-referenced to its last value, one map for all channels; the last
+    value's level itself is not a feature (its coefficient is 0)."""
     from sklearn.linear_model import Ridge
 
     X, y = data
@@ -74,13 +75,25 @@ def test_direct_base_is_the_channel_shared_ridge(monkeypatch, data):
     monkeypatch.setattr(model.module_, "forward", lambda x: torch.zeros(x.shape[0], H, x.shape[2]))
     std = (np.asarray(X, dtype=np.float64).transpose(0, 2, 1) - model.scaler_mean_) / model.scaler_scale_  # (n, T, C)
     last = std[:, -1]  # (n, C)
-    feats = np.stack([last] + [std[:, -k] - last for k in (2, 3, 4)], axis=2).reshape(-1, 4)  # (n*C, 4)
+    feats = np.stack([std[:, -k] - last for k in (2, 3, 4)], axis=2).reshape(-1, 3)  # (n*C, 3)
     t = (np.asarray(y) - model.scaler_mean_[:, None]) / model.scaler_scale_[:, None] - last[:, :, None]
     ridge = Ridge(alpha=0.01 * len(feats)).fit(feats, t.reshape(-1, H))
-    np.testing.assert_allclose(model.base_coef_, ridge.coef_.T, rtol=1e-3, atol=1e-4)
+    assert not model.base_coef_[0].any()  # the level row
+    np.testing.assert_allclose(model.base_coef_[1:], ridge.coef_.T, rtol=1e-3, atol=1e-4)
     expected = (ridge.predict(feats).reshape(len(X), 2, H) + last[:, :, None]) * model.scaler_scale_[:, None] \
         + model.scaler_mean_[:, None]
     np.testing.assert_allclose(model.predict(X), expected, rtol=1e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("alpha", [0.01, "auto"])
+def test_direct_base_follows_a_level_shift(monkeypatch, data, alpha):
+    """Shifting a window by a constant shifts the base's forecast by that constant: the direct base
+    does not forecast from the level it saw in training (robust to a level shift at test time)."""
+    X, y = data
+    model = SBTForecaster(**dict(TINY, max_epochs=1, horizon=H, base_alpha=alpha)).fit(X, y)
+    monkeypatch.setattr(model.module_, "forward", lambda x: torch.zeros(x.shape[0], H, x.shape[2]))
+    shift = np.float32(3.0) * model.scaler_scale_[None, :, None]  # 3 standard deviations, every channel
+    np.testing.assert_allclose(model.predict(X + shift), model.predict(X) + shift, rtol=1e-4, atol=1e-3)
 
 
 def test_forecast_is_direct_then_blockwise(fitted):
