@@ -214,25 +214,30 @@ PARAMETERS: dict[str, str] = _entries(
             CPU-only machine.
         """,
     n_jobs="""
-        n_jobs : int or None, default={default}
+        n_jobs : "auto", int or None, default={default}
             Torch threads (and, during ``fit``, BLAS threads) for each call of ``fit``,
             ``predict`` and the scoring methods; the previous thread counts are restored when the
-            call returns, so no global torch setting is left changed. ``None`` means one thread:
-            with other work on the cores, one thread per process keeps these small models'
-            fit times steady, while more threads can make them several times slower; on a quiet
-            machine ``n_jobs=-1`` is faster (numbers in :doc:`/user_guide/scaling`). ``-1`` uses every CPU the
-            process may use, ``-2`` all but one; any count is capped at the CPUs available to
-            the process (its affinity and ``OMP_NUM_THREADS``, which joblib and ``dask_backend``
-            set in their workers), so a parallel grid search never oversubscribes the cores.
-            Float sums depend on the thread count: a fitted model predicts the same with any
-            ``n_jobs`` up to float rounding, but fits with different ``n_jobs`` follow
-            different rounding and agree only statistically, not bit for bit.
+            call returns, so no global torch setting is left changed. ``"auto"`` uses the CPUs
+            that other processes leave free when the call starts (at least one), and a fit
+            counts again about once a second: on a quiet machine that is every CPU, with other
+            work on the cores it is one thread, which keeps these small models' fit times steady
+            where more threads would make them several times slower (numbers in
+            :doc:`/user_guide/scaling`). The load is read from ``/proc/stat`` (Linux); elsewhere
+            ``"auto"`` means one thread. ``None`` means one thread (scikit-learn's meaning),
+            ``-1`` every CPU the process may use, ``-2`` all but one; any count is capped at the
+            CPUs available to the process (its affinity and ``OMP_NUM_THREADS``, which joblib and
+            ``dask_backend`` set in their workers), so a parallel grid search never
+            oversubscribes the cores. Float sums depend on the thread count: a fitted model
+            predicts the same with any ``n_jobs`` up to float rounding, but fits with different
+            thread counts follow different rounding and agree only statistically, not bit for
+            bit; pass an integer (or None) when refits must repeat exactly whatever the load.
         """,
     random_state="""
         random_state : int, RandomState instance or None, default={default}
             Seeds every random draw of a fit (weights, scores, masks, batch order and any
             random subset of the training data): two fits with the same integer and the same
-            ``n_jobs`` give identical results on the CPU.
+            integer (or None) ``n_jobs`` give identical results on the CPU (``n_jobs="auto"``
+            follows the load, see ``n_jobs``).
         """,
     verbose="""
         verbose : int, default={default}

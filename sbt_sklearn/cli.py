@@ -19,16 +19,22 @@ def info(print_fn=print) -> None:
     import torch
 
     from . import __version__
+    from .estimators._threads import auto_threads
 
     print_fn(f"sbt_sklearn {__version__} | python {platform.python_version()} | {platform.platform()}")
     print_fn(f"torch {torch.__version__} | skorch {skorch.__version__} | scikit-learn {sklearn.__version__} | "
              f"numpy {numpy.__version__}")
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    print_fn(f"CPU threads: torch default {torch.get_num_threads()}, the estimators use n_jobs (default 1) | "
-             f"CUDA device: {cuda}")
+    print_fn(f"CPU threads: torch default {torch.get_num_threads()}, the estimators' n_jobs='auto' would use "
+             f"{auto_threads()} now (the CPUs other processes leave free) | CUDA device: {cuda}")
 
 
-def demo(print_fn=print, quick: bool = False, n_jobs=None) -> None:
+def _n_jobs(text: str):
+    """``--n-jobs``: "auto" or an integer."""
+    return text if text == "auto" else int(text)
+
+
+def demo(print_fn=print, quick: bool = False, n_jobs="auto") -> None:
     """The main job: the versions, then every part of :func:`sbt_sklearn.demo.run_demo`."""
     info(print_fn)
     run_demo(print_fn, quick=quick, n_jobs=n_jobs)
@@ -40,8 +46,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="train SBT models on embedded real data and compare with dense twins")
     d.add_argument("--quick", action="store_true", help="fewer epochs (a smoke run)")
-    d.add_argument("--n-jobs", type=int, default=None,
-                   help="torch threads of every fit (the estimators' n_jobs; default: one thread)")
+    d.add_argument("--n-jobs", type=_n_jobs, default="auto",
+                   help="torch threads of every fit (the estimators' n_jobs: 'auto', the default, uses the CPUs "
+                        "other processes leave free; or an integer)")
     sub.add_parser("info", help="print versions and devices")
     c = sub.add_parser("export-c", help="write dependency-free C99 inference code (.c and .h) for a model file")
     c.add_argument("model", help="a model file written by the estimators' save()")

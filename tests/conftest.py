@@ -7,6 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+import _pinned_threads
 import numpy as np
 import pytest
 import torch
@@ -14,6 +15,7 @@ import torch
 # one thread: these small models run much faster single-threaded on 2 shared cores (95 s -> 7 s measured);
 # `python -m pytest` also runs the package's doctests (pyproject.toml: testpaths), in this same process
 torch.set_num_threads(1)
+_pinned_threads.pin()  # n_jobs="auto", the estimators' default, runs one thread too (tests/_pinned_threads.py)
 
 # doctests of package modules that need an optional extra: node-id prefix -> the module the extra installs
 _DOCTEST_EXTRAS = {"sbt_sklearn/plotting": "matplotlib"}

@@ -25,7 +25,7 @@ from ._forecasting import demo_forecasting
 __all__ = ["run_demo", "demo_classification", "demo_forecasting", "demo_anomaly"]
 
 
-def run_demo(print_fn=print, quick: bool = False, *, n_jobs=None) -> dict:
+def run_demo(print_fn=print, quick: bool = False, *, n_jobs="auto") -> dict:
     """Run every part of the demo, each under a section title.
 
     Parameters
@@ -34,8 +34,8 @@ def run_demo(print_fn=print, quick: bool = False, *, n_jobs=None) -> dict:
         Where the report lines go.
     quick : bool, default=False
         Fewer classification epochs (20 instead of 100): a smoke run.
-    n_jobs : int or None, default=None
-        Threads of every fit and prediction (the estimators' ``n_jobs``; None: one thread).
+    n_jobs : "auto", int or None, default="auto"
+        Threads of every fit and prediction (the estimators' ``n_jobs``).
 
     Returns
     -------

@@ -16,7 +16,7 @@ from ._sizes import model_size, size_line
 __all__ = ["demo_anomaly"]
 
 
-def demo_anomaly(print_fn=print, *, channel="M-7", window=50, random_state=0, n_jobs=None):
+def demo_anomaly(print_fn=print, *, channel="M-7", window=50, random_state=0, n_jobs="auto"):
     """Fit an SBT anomaly detector on a shipped telemetry channel and compare it with IsolationForest.
 
     The channel's anomaly-free train part is cut into windows of ``window`` steps (a zero-copy
@@ -42,7 +42,7 @@ def demo_anomaly(print_fn=print, *, channel="M-7", window=50, random_state=0, n_
         Window length.
     random_state : int, default=0
         Seed of the detector and of IsolationForest.
-    n_jobs : int or None, default=None
+    n_jobs : "auto", int or None, default="auto"
         Threads of the detector (the estimator's ``n_jobs``).
 
     Returns

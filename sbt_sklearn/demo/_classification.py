@@ -10,7 +10,7 @@ from ._sizes import model_size, size_line
 __all__ = ["demo_classification"]
 
 
-def demo_classification(print_fn=print, max_epochs: int = 100, *, n_jobs=None) -> dict:
+def demo_classification(print_fn=print, max_epochs: int = 100, *, n_jobs="auto") -> dict:
     """Fit SBTClassifier (p=0.5) and its dense twin on JapaneseVowels and compare them.
 
     Both models (``d=32``, ``random_state=0``) are fitted on the sample shipped with the
@@ -25,7 +25,7 @@ def demo_classification(print_fn=print, max_epochs: int = 100, *, n_jobs=None) -
         Where the report lines go.
     max_epochs : int, default=100
         Epochs of each fit (the quick demo uses 20).
-    n_jobs : int or None, default=None
+    n_jobs : "auto", int or None, default="auto"
         Threads of each fit (the estimators' ``n_jobs``).
 
     Returns

@@ -14,7 +14,7 @@ __all__ = ["demo_forecasting"]
 WINDOW = 48  # two days of hourly rows as context
 
 
-def demo_forecasting(print_fn=print, *, random_state=0, n_jobs=None) -> dict:
+def demo_forecasting(print_fn=print, *, random_state=0, n_jobs="auto") -> dict:
     """Fit a small SBTForecaster on ETTh1 (shipped with the package) and report its test error.
 
     Uses the usual ETTh1 split (train = the first 12 months, test = months 17-20), standardises
@@ -30,7 +30,7 @@ def demo_forecasting(print_fn=print, *, random_state=0, n_jobs=None) -> dict:
         Where the report lines go.
     random_state : int, default=0
         Seed of the fit.
-    n_jobs : int or None, default=None
+    n_jobs : "auto", int or None, default="auto"
         Threads of the fit (the estimator's ``n_jobs``).
 
     Returns

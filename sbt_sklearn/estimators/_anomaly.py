@@ -200,7 +200,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         n_iter_no_change=5,
         missing="raise",
         device="cpu",
-        n_jobs=None,
+        n_jobs="auto",
         random_state=None,
         verbose=0,
         callbacks=None,

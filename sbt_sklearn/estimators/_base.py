@@ -24,7 +24,7 @@ from ._dataset import BatchLoader, WindowDataset
 from ._export import ExportMixin
 from ._input import all_finite, channel_stats, check_windows, interpolate_missing
 from ._persistence import PersistenceMixin
-from ._threads import uses_threads
+from ._threads import FollowLoad, uses_threads
 
 __all__ = ["SBTBase", "fits_atomically"]
 
@@ -86,7 +86,7 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "missing": [StrOptions({"raise", "interpolate"})],
         "device": [StrOptions({"cpu", "cuda", "auto"}), str, torch.device],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Integral, None, StrOptions({"auto"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
@@ -258,6 +258,8 @@ class SBTBase(PersistenceMixin, ExportMixin, BaseEstimator):
             cbs.append(("pals", PALSCallback(
                 valid_ds, pals_lambda=self.pals_lambda, pals_gamma=self.pals_gamma, interval=self.pals_interval,
                 p_max=self.p_max, mode="biprop" if self.binary else "dense")))
+        if isinstance(self.n_jobs, str):  # "auto": follow the load while training
+            cbs.append(("follow_load", FollowLoad()))
         if self.verbose:
             cbs.append(("progress", ProgressBar()))
         return cbs + list(self.callbacks or [])

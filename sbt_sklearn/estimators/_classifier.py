@@ -118,7 +118,7 @@ class SBTClassifier(ClassifierMixin, SBTBase):
         class_weight=None,
         missing="raise",
         device="cpu",
-        n_jobs=None,
+        n_jobs="auto",
         random_state=None,
         verbose=0,
         callbacks=None,

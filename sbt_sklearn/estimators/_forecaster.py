@@ -199,7 +199,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         n_iter_no_change=3,
         missing="raise",
         device="cpu",
-        n_jobs=None,
+        n_jobs="auto",
         random_state=None,
         verbose=0,
         callbacks=None,
