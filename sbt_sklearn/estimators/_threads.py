@@ -84,7 +84,7 @@ def free_cpus() -> int | None:
     running = _running_tasks()
     if running is None:
         return None
-    others = max(0, running - _own_running_tasks())
+    others = max(0, running - _own_running_tasks()) if running > 1 else 0  # 1: the caller alone
     return max(0, (os.cpu_count() or 1) - others)
 
 

@@ -155,6 +155,9 @@ def test_free_cpus_measures_this_machine(monkeypatch):
     monkeypatch.setattr(_threads, "_running_tasks", lambda: 5)
     monkeypatch.setattr(_threads, "_own_running_tasks", lambda: 2)
     assert MEASURED_FREE_CPUS() == max(0, os.cpu_count() - 3)
+    monkeypatch.setattr(_threads, "_running_tasks", lambda: 1)  # the caller alone: its threads are not read
+    monkeypatch.setattr(_threads, "_own_running_tasks", lambda: pytest.fail("read"))
+    assert MEASURED_FREE_CPUS() == os.cpu_count()
 
 
 def test_follow_load_sets_the_threads_once_per_interval():
