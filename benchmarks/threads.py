@@ -8,12 +8,14 @@ Each estimator's default configuration is fitted on data shipped with the packag
 
 and the whole demo (``sbt-sklearn demo``) is run, with 0, 1 and 2 busy background processes that
 this script starts (each a Python loop that ends by itself after ``--busy-limit`` seconds) and
-stops. Settings: the default (``n_jobs=None``: one thread), ``n_jobs=2`` (torch's own default on
-this machine, what earlier releases ran with) and, for the classifier, ``n_jobs=2`` with
-``OMP_WAIT_POLICY=PASSIVE`` (OpenMP threads sleep instead of spinning while they wait; libgomp reads
-it when torch loads, so it is set in the environment of a fresh process). Forced ``n_jobs=1`` is the
-same configuration as the default and is not run twice. Every fit runs in a fresh process (what a
-user gets), settings interleaved within each repeat; medians over ``--repeats``.
+stops. Settings: the default (``n_jobs="auto"``: the CPUs other processes leave free, counted when
+the fit starts and about once a second while it trains; the thread count each fit started with is
+recorded), forced ``n_jobs=1``, ``n_jobs=2`` (torch's own default on this machine, what the first
+releases ran with) and, for the classifier, ``n_jobs=2`` with ``OMP_WAIT_POLICY=PASSIVE`` (OpenMP
+threads sleep instead of spinning while they wait; libgomp reads it when torch loads, so it is set
+in the environment of a fresh process). Every fit runs in a fresh process (what a user gets),
+settings interleaved within each repeat; medians over ``--repeats``. The busy processes start
+one second before the first fit of their load level.
 
 Other knobs (``--knobs``, quiet machine, the classifier's default fit): one inter-op thread
 (``torch.set_num_interop_threads(1)`` before any work; torch's default is one per core) and the
@@ -39,7 +41,8 @@ from _common import machine, write_results
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("classifier", "forecaster", "detector")
 SETTINGS = {  # name -> (n_jobs, extra environment, tasks)
-    "default (n_jobs=None: 1 thread)": (None, {}, TASKS),
+    "default (n_jobs='auto')": ("auto", {}, TASKS),
+    "n_jobs=1": (1, {}, TASKS),
     "n_jobs=2": (2, {}, TASKS),
     "n_jobs=2, OMP_WAIT_POLICY=PASSIVE": (2, {"OMP_WAIT_POLICY": "PASSIVE"}, ("classifier",)),
 }
@@ -52,6 +55,7 @@ if os.environ.get("SBT_BENCH_INTEROP"):
     torch.set_num_interop_threads(int(os.environ["SBT_BENCH_INTEROP"]))
 from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, sliding_windows
 from sbt_sklearn.data import load_sample_etth1, load_sample_japanese_vowels, load_sample_telemetry
+from sbt_sklearn.estimators._threads import resolve_n_jobs
 
 n_jobs = json.loads(sys.argv[1])
 out = {}
@@ -66,9 +70,10 @@ for task in sys.argv[2:]:
         train, _, _ = load_sample_telemetry("G-7")
         X, y = sliding_windows(train.astype(np.float32), 50, horizon=0)[0], None
         est = SBTAnomalyDetector(random_state=0, n_jobs=n_jobs)
+    threads = resolve_n_jobs(n_jobs)  # what the fit starts with ("auto": the CPUs free now)
     wall, cpu = time.perf_counter(), time.process_time()
     est.fit(X, y)
-    out[task] = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+    out[task] = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "threads_at_start": threads}
 print(json.dumps(out))
 """
 
@@ -86,7 +91,7 @@ def fit_times(n_jobs, env, tasks, timeout):
 
 
 def demo_time(n_jobs, env, timeout):
-    cmd = [sys.executable, "-m", "sbt_sklearn.cli", "demo"] + ([] if n_jobs is None else ["--n-jobs", str(n_jobs)])
+    cmd = [sys.executable, "-m", "sbt_sklearn.cli", "demo", "--n-jobs", str(n_jobs)]
     start = time.perf_counter()
     _run(cmd, env, timeout)
     return time.perf_counter() - start
@@ -103,7 +108,7 @@ def knobs(repeats, timeout) -> dict:
     runs = {name: [] for name in variants}
     for _ in range(repeats):
         for name, env in variants.items():
-            runs[name].append(fit_times(None, env, ["classifier"], timeout)["classifier"]["wall_s"])
+            runs[name].append(fit_times("auto", env, ["classifier"], timeout)["classifier"]["wall_s"])
     out = {"machine": machine(), "task": "classifier", "runs": runs,
            "median_wall_s": {k: _median(v) for k, v in runs.items()}}
     if JEMALLOC not in str(variants):
@@ -157,6 +162,7 @@ def main(argv=None):
                 p.wait()
         results["loads"][str(load)] = {
             "fits": {name: {task: {"wall_s": [r["wall_s"] for r in rs], "cpu_s": [r["cpu_s"] for r in rs],
+                                   "threads_at_start": [r["threads_at_start"] for r in rs],
                                    "median_wall_s": _median([r["wall_s"] for r in rs])}
                             for task, rs in per.items()} for name, per in runs.items()},
             "demo_s": {name: {"runs": v, "median_s": _median(v)} for name, v in demo.items()},
@@ -190,6 +196,10 @@ def markdown(results) -> str:
         ratios = [f"{med[k] / med['0']:.2f}x" for k in loads if k != "0" and "0" in med]
         lines.append(f"| demo (`sbt-sklearn demo`) | {name} | " + " | ".join(f"{v:.1f}" for v in med.values())
                      + " | " + " | ".join(ratios) + " |")
+    starts = {k: sorted(set(t for task in TASKS for t in v["fits"][default][task].get("threads_at_start", [])))
+              for k, v in loads.items()}
+    lines += ["", "Threads the default started its fits with, by busy processes: "
+              + ", ".join(f"{k} busy: {'/'.join(map(str, v))}" for k, v in starts.items()) + "."]
     if "knobs" in results:
         k = results["knobs"]
         base = k["median_wall_s"]["default"]
