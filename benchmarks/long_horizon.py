@@ -171,10 +171,13 @@ def cmd_run(args):
 GPU = " [H200 GPU]"
 #: rows fitted before the forecaster's hold-out gap covered the targets (see the report's notes)
 OLD = " (old hold-out)"
+#: rows fitted while the direct linear base still had a level term (see the report's notes)
+LEVEL = " (level base)"
 
 
 def _label(row) -> str:
-    return row["model"] + (GPU if row.get("device", "cpu") != "cpu" else "") + (OLD if row.get("blend_gap") else "")
+    return (row["model"] + (GPU if row.get("device", "cpu") != "cpu" else "") + (OLD if row.get("blend_gap") else "")
+            + (LEVEL if row.get("base_level") else ""))
 
 
 def cmd_report(args):
@@ -189,7 +192,7 @@ def cmd_report(args):
     for r in peers:
         r["label"] = r["model"] + " (neuralforecast)"
     order = ["persistence", "linear direct (fitted here)", *SBT_MODELS, "SBT p=0.5 rolled (horizon=1)"]
-    order = [m + dev + old for old in ("", OLD) for dev in ("", GPU) for m in order]
+    order = [m + dev + old for old in ("", LEVEL, OLD, OLD + LEVEL) for dev in ("", GPU) for m in order]
     lines = ["# Long-horizon forecasting (ETT, look-back 336, standardised MSE / MAE)", ""]
     lines += ["Protocol: 12/4/4-month split, scaler fitted on train, every test window scored unless a row says "
               "otherwise. SBT rows: `SBTForecaster(horizon=H)` with its defaults, seed 0, one thread on the 2-core "
@@ -200,7 +203,10 @@ def cmd_report(args):
               "direct model's on the same test windows. Rows marked `(old hold-out)` were fitted before a fix: "
               "the tail that sets the network's blend (`net_blend_`) was separated from the training windows by "
               "one window length only, so with H > 1 it shared rows with the training targets and "
-              "overrated the network; the fix separates them by a window and its H targets.", ""]
+              "overrated the network; the fix separates them by a window and its H targets. Rows marked `(level base)` "
+              "were fitted while the direct linear base also used the last value's level as a feature (a pull "
+              "to the training mean); the base now forecasts changes from the last value from the window's shape "
+              "alone (`sbt_sklearn/estimators/_linear_base.py`).", ""]
     keys = sorted({(r["dataset"], r["lookback"], r["horizon"]) for r in rows + peers})
     lines += ["| data | L | H | model | MSE | MAE | fit s | file bytes | vs linear (MSE) |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -227,7 +233,7 @@ def cmd_report(args):
               "dense / SBT file | PALS MSE (final p) | SBT p=0.75 MSE |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for ds, lb, h in keys:
-        for dev in ("", GPU, OLD, GPU + OLD):
+        for dev in ("", GPU, LEVEL, GPU + LEVEL, OLD, GPU + OLD, OLD + LEVEL, GPU + OLD + LEVEL):
             sbt, dense = (next((r for r in rows if (r["dataset"], r["lookback"], r["horizon"], r["label"])
                                 == (ds, lb, h, m + dev)), None) for m in ("SBT p=0.5", "dense twin"))
             if sbt is None or dense is None:
@@ -236,7 +242,7 @@ def cmd_report(args):
             p75 = next((r for r in rows if (r["dataset"], r["horizon"], r["label"]) == (ds, h, "SBT p=0.75" + dev)),
                        None)
             lines.append(
-                f"| {ds} | {h} | {('H200 GPU' if GPU in dev else 'CPU') + (OLD if OLD in dev else '')} | "
+                f"| {ds} | {h} | {('H200 GPU' if GPU in dev else 'CPU') + dev.replace(GPU, '')} | "
                 f"{sbt['mse']:.4f} | {dense['mse']:.4f} | "
                 f"{sbt['mse'] / dense['mse']:.3f} | {sbt['file_bytes']:,} | {dense['file_bytes']:,} | "
                 f"{dense['file_bytes'] / sbt['file_bytes']:.1f}x | "
@@ -255,7 +261,8 @@ def cmd_report(args):
             lines.append(f"| {h} | {v['SBT p=0.5']:,} | {v['SBT p=0.75']:,} | {v['dense twin']:,} | "
                          f"{v['dense twin'] / v['SBT p=0.5']:.1f}x | {v['dense twin'] / v['SBT p=0.75']:.1f}x | "
                          f"{2 * 336 * int(h):,} |")
-    fits = [r["fit_s"] for r in rows if "file_bytes" in r and r.get("device", "cpu") == "cpu"]
+    fits = [r["fit_s"] for r in rows if "file_bytes" in r and r.get("device", "cpu") == "cpu"
+            and not r.get("base_level") and not r.get("blend_gap")]
     payload = {"machine": machine(), "rows": rows, "peers": peers, "published": {
         k: {ds: {str(h): v for h, v in t.items()} for ds, t in tab.items()} for k, tab in PUBLISHED.items()},
         "max_cpu_sbt_fit_s": max(fits) if fits else None,
