@@ -47,8 +47,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
     NLinear, Zeng et al. 2023). The network is then equivariant to the level of the series:
     shifting a window shifts its output by the same amount, so a level never seen in training
     (drift between the training and test periods) does not confuse it, and persistence is the
-    zero function (the linear base below sees the level too, so that it can learn mean
-    reversion; with ``linear_base=None`` the whole model is equivariant). ``target="delta"``
+    zero function (the one-step linear base below sees the level too, so that it can learn mean
+    reversion; the direct base of ``horizon > 1`` does not, so with it, or with
+    ``linear_base=None``, the whole model is equivariant). ``target="delta"``
     predicts the change but feeds the window as it is; ``target="value"`` is the paper's recipe
     (predict the next row itself).
 
