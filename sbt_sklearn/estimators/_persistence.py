@@ -32,7 +32,7 @@ from ..compression._format import (
     write_model_bytes,
 )
 from ._file_attributes import ESTIMATOR_NETWORKS, FILE_ATTRIBUTES, check_file_attributes, listed_estimator
-from ._threads import resolve_n_jobs
+from ._threads import check_n_jobs
 
 __all__ = ["PersistenceMixin", "SBTFileError"]
 
@@ -493,7 +493,7 @@ def _checked_params(est_cls, params) -> dict:
     est = est_cls(**{**params, "device": "cpu"})
     try:
         est._validate_params()
-        resolve_n_jobs(est.n_jobs)  # the rule every call applies (sklearn's Integral admits booleans)
+        check_n_jobs(est.n_jobs)  # the rule every call applies (sklearn's Integral admits booleans)
     except (TypeError, ValueError) as exc:  # sklearn's InvalidParameterError is both
         raise SBTFileError(f"invalid model file: bad hyperparameters ({exc})") from exc
     return params

@@ -14,6 +14,7 @@ it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import time
@@ -22,8 +23,8 @@ from numbers import Integral
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["available_cpus", "free_cpus", "auto_threads", "resolve_n_jobs", "thread_limit", "uses_threads",
-           "FollowLoad"]
+__all__ = ["available_cpus", "free_cpus", "auto_threads", "check_n_jobs", "resolve_n_jobs", "thread_limit",
+           "uses_threads", "FollowLoad"]
 
 
 def available_cpus() -> int:
@@ -97,15 +98,22 @@ def auto_threads() -> int:
     return int(min(max(free, 1), available_cpus()))
 
 
+def check_n_jobs(n_jobs) -> None:
+    """Raise ValueError unless ``n_jobs`` is "auto", None or a non-zero integer (not a bool)."""
+    if (isinstance(n_jobs, str) and n_jobs == "auto") or n_jobs is None:
+        return
+    if not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be 'auto', None or a non-zero integer; got {n_jobs!r}")
+
+
 def resolve_n_jobs(n_jobs) -> int:
     """Threads for ``n_jobs``: ``"auto"`` -> :func:`auto_threads`; None -> 1; k > 0 -> k; -1 -> every
     available CPU, -2 -> all but one...; capped at :func:`available_cpus`."""
-    if isinstance(n_jobs, str) and n_jobs == "auto":
+    check_n_jobs(n_jobs)
+    if isinstance(n_jobs, str):
         return auto_threads()
     if n_jobs is None:
         return 1
-    if not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be 'auto', None or a non-zero integer; got {n_jobs!r}")
     cpus = available_cpus()
     n = int(n_jobs) if n_jobs > 0 else cpus + 1 + int(n_jobs)
     return int(min(max(n, 1), cpus))
@@ -131,6 +139,10 @@ def thread_limit(n: int, *, blas: bool = False):
             torch.set_num_threads(before)
 
 
+#: True while an estimator call decorated with :func:`uses_threads` runs (in this thread or task)
+_IN_CALL = contextvars.ContextVar("sbt_sklearn_in_estimator_call", default=False)
+
+
 def uses_threads(method=None, *, blas: bool = False):
     """Decorate an estimator method so that it runs under ``thread_limit(resolve_n_jobs(self.n_jobs))``."""
     if method is None:
@@ -138,8 +150,16 @@ def uses_threads(method=None, *, blas: bool = False):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with thread_limit(resolve_n_jobs(getattr(self, "n_jobs", None)), blas=blas):
+        n_jobs = getattr(self, "n_jobs", None)
+        if _IN_CALL.get() and isinstance(n_jobs, str):  # "auto" inside an estimator call (a fit's own
+            check_n_jobs(n_jobs)  # predictions): the outer call counted the CPUs and FollowLoad follows
             return method(self, *args, **kwargs)
+        token = _IN_CALL.set(True)
+        try:
+            with thread_limit(resolve_n_jobs(n_jobs), blas=blas):
+                return method(self, *args, **kwargs)
+        finally:
+            _IN_CALL.reset(token)
 
     return wrapper
 

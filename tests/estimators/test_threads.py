@@ -211,3 +211,15 @@ def test_auto_is_the_default_and_follows_the_load_during_fit(cls, monkeypatch):
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="n_jobs"):
         cls(**INIT_PARAMS[cls], n_jobs="all").fit(X, y)
+
+
+def test_auto_counts_the_cpus_once_per_outer_call(monkeypatch):
+    """score calls predict: with "auto" the load is read once, by the outer call."""
+    X, y = _data(SBTForecaster)
+    est = SBTForecaster(**INIT_PARAMS[SBTForecaster]).fit(X, y)
+    reads = []
+    monkeypatch.setattr(_threads, "free_cpus", lambda: reads.append(1) or 0)
+    est.score(X, y)
+    assert len(reads) == 1
+    est.predict(X)
+    assert len(reads) == 2
