@@ -356,12 +356,15 @@ TASK_PARAMETERS: dict[str, dict[str, str]] = {
                 refits on all of them. With more than 128 channels no automatic base is fitted
                 (one lag would already need more than 16,384 coefficients); pass an integer to
                 force one. With ``horizon > 1`` the base is channel-shared and the limit is
-                262,144 coefficients (``base_lags * horizon``), e.g. 336 lags at a horizon of 720.
+                262,144 coefficients (``base_lags * horizon``), e.g. 336 lags at a horizon of 720;
+                ``"auto"`` is then the whole window.
             """,
         base_alpha="""
             base_alpha : float or "auto", default={default}
                 Ridge penalty on the mean squared error (independent of the number of windows);
-                ``"auto"`` chooses among 1e-6 ... 1 with ``base_lags``.
+                ``"auto"`` chooses among 1e-6 ... 1 with ``base_lags``; with ``horizon > 1`` by
+                blocked 5-fold cross-validation over every training window (each block scored by
+                the ridge of the windows more than a window and its targets away from it).
             """,
         max_windows_per_epoch="""
             max_windows_per_epoch : int or None, default={default}

@@ -96,6 +96,49 @@ def test_direct_base_follows_a_level_shift(monkeypatch, data, alpha):
     np.testing.assert_allclose(model.predict(X + shift), model.predict(X) + shift, rtol=1e-4, atol=1e-3)
 
 
+def test_direct_base_penalty_is_chosen_by_blocked_cross_validation(monkeypatch):
+    """``base_alpha="auto"`` with ``horizon > 1``: each of the 5 consecutive blocks of windows is
+    scored by sklearn's Ridge fitted on every window more than one window and its targets away
+    from the block (no shared row); the penalty with the least error over all blocks is chosen and
+    refitted on every window."""
+    from sklearn.linear_model import Ridge
+
+    from sbt_sklearn.estimators import _linear_base as lb
+
+    X, y = sliding_windows(_series(n=400), window=16, horizon=H)
+    n, c, t = X.shape
+    mean, scale = np.zeros(c), np.ones(c)
+    x = np.asarray(X, dtype=np.float64)
+    feats = (x[:, :, ::-1][:, :, 1:] - x[:, :, -1:]).reshape(-1, t - 1)  # newest first, minus the last value
+    targets = (np.asarray(y, dtype=np.float64) - x[:, :, -1:]).reshape(-1, H)
+    window = np.repeat(np.arange(n), c)
+    gap, edges = t + H - 1, np.linspace(0, n, 6).round().astype(int)
+    grid = (1e-4, 1e-2, 1.0)
+    expected = dict.fromkeys(grid, 0.0)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        scored = (window >= lo) & (window < hi)
+        train = (window < lo - gap) | (window >= hi + gap)
+        for alpha in grid:
+            ridge = Ridge(alpha=alpha * train.sum()).fit(feats[train], targets[train])
+            expected[alpha] += float(np.square(ridge.predict(feats[scored]) - targets[scored]).sum())
+    total, errors = lb._blocked_cv(X, y, np.arange(n), mean, scale, t, True, gap=gap,
+                                   candidates=[(t, a) for a in grid], level=False)
+    assert total.n == n * c
+    np.testing.assert_allclose([errors[(t, a)] * n * c for a in grid], [expected[a] for a in grid], rtol=1e-6)
+
+    assert len({round(v, 6) for v in expected.values()}) == 3  # the choice is not a tie
+    monkeypatch.setattr(lb, "ALPHA_GRID", grid)
+    coef, _, lags, alpha = lb.fit_linear_base(X, y, mean, scale, relative=True, lags="auto", alpha="auto",
+                                              rng=np.random.default_rng(0))
+    assert (lags, alpha) == (t, min(grid, key=expected.get))
+    ridge = Ridge(alpha=alpha * len(feats)).fit(feats, targets)  # refitted on every window
+    np.testing.assert_allclose(coef[1:], ridge.coef_.T, rtol=1e-2, atol=2e-3)  # float16 coefficients
+
+    few = sliding_windows(_series(n=60), window=16, horizon=H)  # two folds need more windows: fixed defaults
+    assert lb.fit_linear_base(*few, mean, scale, relative=True, lags="auto", alpha="auto",
+                              rng=np.random.default_rng(0))[2:] == (16, 1e-3)
+
+
 def test_forecast_is_direct_then_blockwise(fitted):
     series = _series()
     f = fitted.forecast(series[-40:], n_steps=2 * H + 2)
