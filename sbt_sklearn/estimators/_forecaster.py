@@ -455,20 +455,29 @@ class SBTForecaster(RegressorMixin, SBTBase):
         return int(dataset.X.shape[2]) + self.horizon - 1
 
     def _fit_blend(self, blend_ds) -> np.ndarray:
-        """Per step ahead, the weight in [0, 1] of the network's output that minimises the squared
-        error of the forecast on the held-out tail ``blend_ds`` (the network did not train on it):
-        ``clip(<r, n> / <n, n>, 0, 1)`` over windows and channels, ``n`` the network output and ``r``
-        what it should predict (the target minus the last row and the linear base). 1 without a
-        hold-out."""
+        """Per step ahead, the weight in [0, 1] of the network's output on the held-out tail
+        ``blend_ds`` (the network did not train on it): the clipped least-squares weight
+        ``clip(<r, n> / <n, n>, 0, 1)`` over windows and channels (``n`` the network output, ``r``
+        what it should predict: the target minus the last row and the linear base), computed on
+        the first and on the second half of the tail (time order), and the smaller of the two
+        kept: the network counts at a step only as far as it helps on both halves. 1 without a
+        hold-out; with one held-out window, that window's weight."""
         h = self._n_queries()
         if blend_ds is None:
             return np.ones(h, dtype=np.float32)
-        num, den = torch.zeros(h, dtype=torch.float64), torch.zeros(h, dtype=torch.float64)
+        num, den = [], []  # per window and step, summed over channels
         for out, resid in self._predict_batches(blend_ds):
             out = out.double()
-            num += (out * resid.double()).sum(dim=(0, 2))
-            den += (out * out).sum(dim=(0, 2))
-        blend = torch.where(den > 0, num / den.clamp_min(1e-300), torch.zeros_like(den)).clamp(0.0, 1.0)
+            num.append((out * resid.double()).sum(dim=2))
+            den.append((out * out).sum(dim=2))
+        num, den = torch.cat(num), torch.cat(den)
+        cut = len(num) // 2
+        halves = [slice(0, cut), slice(cut, None)] if cut else [slice(None)]
+        weights = []
+        for part in halves:
+            a, b = num[part].sum(0), den[part].sum(0)
+            weights.append(torch.where(b > 0, a / b.clamp_min(1e-300), torch.zeros_like(b)).clamp(0.0, 1.0))
+        blend = torch.minimum(weights[0], weights[-1])
         if self.verbose:
             print(f"network blend on the held-out tail: mean {float(blend.mean()):.3f} (min {float(blend.min()):.3f}, "
                   f"max {float(blend.max()):.3f})", flush=True)

@@ -228,8 +228,8 @@ def test_bad_y_and_windows_raise(data):
 
 
 def test_blend_weights_the_network_output_per_step(monkeypatch, fitted, data):
-    """predict = level + base + net_blend_[h] * network output, and the blend is the clipped
-    least-squares weight on the held-out tail."""
+    """predict = level + base + net_blend_[h] * network output, and the blend is the smaller of
+    the clipped least-squares weights on the two halves of the held-out tail."""
     X, _ = data
     blend = fitted.net_blend_
     assert blend.shape == (H,) and ((blend >= 0) & (blend <= 1)).all()
@@ -246,6 +246,14 @@ def test_blend_weights_the_network_output_per_step(monkeypatch, fitted, data):
     for factor, weight in ((0.5, 0.5), (2.0, 1.0), (-1.0, 0.0)):
         monkeypatch.setattr(SBTForecaster, "_predict_batches", lambda self, ds, f=factor: iter([(out, f * out)]))
         np.testing.assert_allclose(model._fit_blend(object()), np.full(H, weight), rtol=1e-6)
+    # the halves disagree: the network counts only as far as both support it
+    for first, second, weight in ((0.8, 0.3, 0.3), (0.2, 0.9, 0.2), (1.0, -1.0, 0.0), (-0.5, 0.7, 0.0)):
+        resid = torch.cat([first * out[:25], second * out[25:]])
+        batches = [(out[:10], resid[:10]), (out[10:], resid[10:])]  # the halves do not follow the batches
+        monkeypatch.setattr(SBTForecaster, "_predict_batches", lambda self, ds, b=batches: iter(b))
+        np.testing.assert_allclose(model._fit_blend(object()), np.full(H, weight), rtol=1e-6)
+    monkeypatch.setattr(SBTForecaster, "_predict_batches", lambda self, ds: iter([(out[:1], 0.4 * out[:1])]))
+    np.testing.assert_allclose(model._fit_blend(object()), np.full(H, 0.4), rtol=1e-6)  # one window
 
 
 def test_torchscript_and_torch_export_of_the_folded_model(tmp_path, fitted, data):
