@@ -209,16 +209,13 @@ def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.r
         return None, None, 0, None
     auto, stats = lags == "auto" or alpha == "auto", None
     level = not shared  # the direct base forecasts changes from the last value, never from its level (module notes)
-    if auto and shared:  # blocked K-fold cross-validation over every window (module notes)
-        grid_l = [max_lags] if lags == "auto" else [int(lags)]  # the whole window, as DLinear
-        grid_a = ALPHA_GRID if alpha == "auto" else (float(alpha),)
-        stats, errors = _blocked_cv(X, y, _subset(np.arange(n), rng), mean, scale, grid_l[0], relative,
-                                    gap=t + y.shape[2] - 1, candidates=[(lv, av) for lv in grid_l for av in grid_a],
-                                    level=level)
-        if errors is None:  # too few windows for two folds: fixed defaults
-            lags, alpha = grid_l[0], (1e-3 if alpha == "auto" else alpha)
-        else:
-            lags, alpha = min(errors, key=errors.get)
+    if shared:
+        lags = max_lags if lags == "auto" else int(lags)  # the whole window, as DLinear (module notes)
+        if alpha == "auto":  # blocked K-fold cross-validation over every window (module notes)
+            stats, errors = _blocked_cv(X, y, _subset(np.arange(n), rng), mean, scale, lags, relative,
+                                        gap=t + y.shape[2] - 1, candidates=[(lags, a) for a in ALPHA_GRID],
+                                        level=level)
+            alpha = 1e-3 if errors is None else min(errors, key=errors.get)[1]  # too few windows: a fixed value
         auto = False
     n_valid = int(round(0.1 * n))
     # a gap of one window (and its targets): no validation window overlaps a training one
