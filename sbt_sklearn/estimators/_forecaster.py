@@ -86,6 +86,11 @@ class SBTForecaster(RegressorMixin, SBTBase):
         map shared by every channel.
     base_intercept_ : ndarray of shape (n_channels,) or (horizon,) or None
         Its intercept.
+    net_blend_ : ndarray of shape (horizon,)
+        Only with ``horizon > 1``: per step ahead, the weight in [0, 1] of the network's output
+        added to the linear base's forecast, the smaller of the least-squares weights on the two
+        halves of the held-out last ``validation_fraction`` of the training windows (0 where the
+        network does not help on both).
     seed_ : int
         The integer every random draw of the fit derives from.
     net_ : skorch.NeuralNet
