@@ -130,7 +130,7 @@ def run_one(name, data, lookback, horizon, model, device="cpu"):
         base_bytes = 0 if est.base_coef_ is None else est.base_coef_.nbytes + 2 * est.base_intercept_.size
         row.update(fit_s=time.perf_counter() - t0, file_bytes=len(est.to_bytes()), base_bytes_fp16=base_bytes,
                    base_lags=est.base_lags_, base_alpha=est.base_alpha_, n_epochs=est.n_epochs_,
-                   final_p=float(getattr(est, "p_", est.p)), base_cv=True, blend_halves=True,
+                   final_p=float(getattr(est, "p_", est.p)), base_cv=True,
                    blend_mean=float(est.net_blend_.mean()), blend_steps_on=int((est.net_blend_ > 0).sum()))
         fn = est.predict
     row.setdefault("fit_s", time.perf_counter() - t0)

@@ -110,20 +110,20 @@ class _Stats:
         self.ff += f.T @ f
         self.ft += f.T @ t
 
-    def merged(self, other: _Stats) -> _Stats:
+    def _combined(self, other: _Stats, sign: int) -> _Stats:
         out = _Stats(0, 0)
-        out.n, out.tt = self.n + other.n, self.tt + other.tt
-        out.sf, out.st, out.ff, out.ft = (a + b for a, b in ((self.sf, other.sf), (self.st, other.st),
-                                                             (self.ff, other.ff), (self.ft, other.ft)))
+        out.n, out.tt = self.n + sign * other.n, self.tt + sign * other.tt
+        out.sf, out.st, out.ff, out.ft = (a + sign * b for a, b in ((self.sf, other.sf), (self.st, other.st),
+                                                                    (self.ff, other.ff), (self.ft, other.ft)))
         return out
+
+    def merged(self, other: _Stats) -> _Stats:
+        """The statistics of the samples of both."""
+        return self._combined(other, 1)
 
     def minus(self, other: _Stats) -> _Stats:
         """The statistics of the samples in ``self`` but not in ``other`` (a subset of them)."""
-        out = _Stats(0, 0)
-        out.n, out.tt = self.n - other.n, self.tt - other.tt
-        out.sf, out.st, out.ff, out.ft = (a - b for a, b in ((self.sf, other.sf), (self.st, other.st),
-                                                             (self.ff, other.ff), (self.ft, other.ft)))
-        return out
+        return self._combined(other, -1)
 
     def mse(self, coef: np.ndarray, intercept: np.ndarray) -> float:
         """Mean over samples of the squared error (summed over outputs) of ``F coef + intercept``."""
@@ -213,9 +213,8 @@ def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.r
         lags = max_lags if lags == "auto" else int(lags)  # the whole window, as DLinear (module notes)
         if alpha == "auto":  # blocked K-fold cross-validation over every window (module notes)
             stats, errors = _blocked_cv(X, y, _subset(np.arange(n), rng), mean, scale, lags, relative,
-                                        gap=t + y.shape[2] - 1, candidates=[(lags, a) for a in ALPHA_GRID],
-                                        level=level)
-            alpha = 1e-3 if errors is None else min(errors, key=errors.get)[1]  # too few windows: a fixed value
+                                        gap=t + y.shape[2] - 1, alphas=ALPHA_GRID, level=level)
+            alpha = 1e-3 if errors is None else min(errors, key=errors.get)  # too few windows: a fixed value
         auto = False
     n_valid = int(round(0.1 * n))
     # a gap of one window (and its targets): no validation window overlaps a training one
@@ -263,9 +262,10 @@ def fit_linear_base(X, y, mean, scale, *, relative: bool, lags, alpha, rng: np.r
     return coef16, icpt.astype(np.float32), lags, alpha
 
 
-def _blocked_cv(X, y, idx, mean, scale, lags, relative, *, gap, candidates, level):
+def _blocked_cv(X, y, idx, mean, scale, lags, relative, *, gap, alphas, level):
     """Statistics of the windows ``idx`` of the direct base, and the blocked cross-validation error
-    of each ``(lags, alpha)`` candidate (None with fewer than two usable folds).
+    of its ridge on ``lags`` lags with each penalty of ``alphas`` (None with fewer than two usable
+    folds).
 
     The windows are cut into :data:`CV_FOLDS` consecutive blocks; each block is scored by the ridge
     fitted on every window more than ``gap`` windows away from it (no scored window shares a row,
@@ -290,18 +290,18 @@ def _blocked_cv(X, y, idx, mean, scale, lags, relative, *, gap, candidates, leve
         return out
 
     total = within(0, n)
-    errors, weight, usable = dict.fromkeys(candidates, 0.0), 0, 0
+    errors, weight, usable = dict.fromkeys(alphas, 0.0), 0, 0
     for k in range(CV_FOLDS):
         valid, excluded = within(edges[k], edges[k + 1]), within(edges[k] - gap, edges[k + 1] + gap)
         if valid is None or valid.n < MIN_VALIDATION * c or total.n - excluded.n < MIN_VALIDATION * c:
             continue
         train = total.minus(excluded)
-        for lv, av in candidates:
-            errors[(lv, av)] += valid.mse(*_solve(train, lv, av, level)) * valid.n
+        for alpha in alphas:
+            errors[alpha] += valid.mse(*_solve(train, lags, alpha, level)) * valid.n
         weight, usable = weight + valid.n, usable + 1
     if usable < 2:
         return total, None
-    return total, {key: err / weight for key, err in errors.items()}
+    return total, {alpha: err / weight for alpha, err in errors.items()}
 
 
 def _subset(idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -122,9 +122,9 @@ def test_direct_base_penalty_is_chosen_by_blocked_cross_validation(monkeypatch):
             ridge = Ridge(alpha=alpha * train.sum()).fit(feats[train], targets[train])
             expected[alpha] += float(np.square(ridge.predict(feats[scored]) - targets[scored]).sum())
     total, errors = lb._blocked_cv(X, y, np.arange(n), mean, scale, t, True, gap=gap,
-                                   candidates=[(t, a) for a in grid], level=False)
+                                   alphas=grid, level=False)
     assert total.n == n * c
-    np.testing.assert_allclose([errors[(t, a)] * n * c for a in grid], [expected[a] for a in grid], rtol=1e-6)
+    np.testing.assert_allclose([errors[a] * n * c for a in grid], [expected[a] for a in grid], rtol=1e-6)
 
     assert len({round(v, 6) for v in expected.values()}) == 3  # the choice is not a tie
     monkeypatch.setattr(lb, "ALPHA_GRID", grid)
