@@ -197,3 +197,25 @@ def test_queries_see_every_past_row_and_no_query():
             changed = ((attn(y, n_queries=3) - base).abs().amax(dim=(0, 2)) > 0).tolist()
             assert changed == expected, row
         assert attn(x, need_past=False, n_queries=3).shape == (2, 3, 8)
+
+
+def test_unmasked_attention_trains_with_the_fused_kernel_and_predicts_with_the_explicit_product():
+    # with autograd on, unmasked attention is torch's fused kernel; without it, the explicit
+    # softmax(q k^T / sqrt(d')) v (batch-invariant). Both give the same values and gradients.
+    from sbt_sklearn.nn._attention import _attend
+
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(3, 2, n, 8, requires_grad=True) for n in (5, 11, 11))
+    fused = _attend(q, k, v, None)
+    assert fused.grad_fn is not None and "ScaledDotProduct" in type(fused.grad_fn).__name__
+    r = torch.randn_like(fused)
+    grads_fused = torch.autograd.grad((fused * r).sum(), (q, k, v))
+    explicit = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8), dim=-1) @ v
+    grads_explicit = torch.autograd.grad((explicit * r).sum(), (q, k, v))
+    torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads_fused, grads_explicit):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        inferred = _attend(q, k, v, None)
+        assert torch.equal(inferred[:1], _attend(q[:1], k[:1], v[:1], None))  # independent of the batch
+    torch.testing.assert_close(inferred, explicit.detach(), rtol=0, atol=0)
