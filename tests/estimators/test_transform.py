@@ -28,7 +28,7 @@ def test_classifier_rows_give_predict_proba_through_the_output_layer():
     y = np.arange(30) % 3
     clf = SBTClassifier(**INIT_PARAMS[SBTClassifier]).fit(series, y)
     embedded = clf.transform(series)
-    assert embedded.shape == (30, clf.d) and embedded.dtype == np.float64
+    assert embedded.shape == (30, clf.d) and embedded.dtype == np.float32
     np.testing.assert_allclose(torch.softmax(_decoded(clf, embedded), dim=1).numpy(), clf.predict_proba(series),
                                rtol=0, atol=1e-6)
     alone = np.concatenate([clf.transform([s]) for s in series])  # padding and order change nothing
