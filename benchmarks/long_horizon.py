@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -154,19 +156,34 @@ def cmd_run(args):
                         continue
                     slug = model.replace(" ", "_").replace("=", "").replace("(", "").replace(")", "").replace(".", "")
                     device = "" if args.device == "cpu" else f"_{args.device}"
-                    path = parts / f"{name}_L{lookback}_H{horizon}_{slug}{device}.json"
+                    alone = "_alone" if args.alone else ""
+                    path = parts / f"{name}_L{lookback}_H{horizon}_{slug}{device}{alone}.json"
                     if path.exists() and not args.force:
                         continue
                     print(f"{name} L={lookback} H={horizon} {model} ...", flush=True)
+                    load_at_start = os.getloadavg()[0]
                     row = run_one(name, data, lookback, horizon, model, args.device)
                     row["machine"] = machine()
+                    row["machine"]["load_average_1min_at_fit_start"] = load_at_start
                     row["device"] = args.device
+                    row["commit"] = _commit()
+                    if args.alone:
+                        row["alone"] = True
                     if args.device != "cpu":
                         import torch
 
                         row["machine"]["gpu"] = torch.cuda.get_device_name(0)
                     path.write_text(json.dumps(row, indent=1) + "\n")
                     print(f"  MSE {row['mse']:.4f} MAE {row['mae']:.4f} fit {row.get('fit_s', 0):.0f}s", flush=True)
+
+
+def _commit() -> str | None:
+    """The checked-out commit the row was measured with (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 GPU = " [H200 GPU]"
@@ -177,12 +194,15 @@ LEVEL = " (level base)"
 #: direct SBT rows fitted while the base's penalty was chosen on the training tail and the blend on
 #: the whole held-out tail (see the report's notes)
 TAIL = " (tail penalty)"
+#: rows fitted with no other process on the machine: the default n_jobs="auto" had both cores
+ALONE = " (alone)"
 
 
 def _suffix(row) -> str:
     tail = row["model"] in SBT_MODELS and not row.get("base_cv")
-    return ((GPU if row.get("device", "cpu") != "cpu" else "") + (OLD if row.get("blend_gap") else "")
-            + (LEVEL if row.get("base_level") else "") + (TAIL if tail else ""))
+    return ((GPU if row.get("device", "cpu") != "cpu" else "") + (ALONE if row.get("alone") else "")
+            + (OLD if row.get("blend_gap") else "") + (LEVEL if row.get("base_level") else "")
+            + (TAIL if tail else ""))
 
 
 def _label(row) -> str:
@@ -219,7 +239,11 @@ def cmd_report(args):
               "alone (`sbt_sklearn/estimators/_linear_base.py`). Rows marked `(tail penalty)` were fitted while the "
               "direct base's penalty was chosen on the last tenth of the training windows (now: blocked 5-fold "
               "cross-validation over all of them) and the network's blend on the whole held-out tail (now: the "
-              "smaller of the weights on its two halves).", ""]
+              "smaller of the weights on its two halves). Rows marked `(alone)` ran with no other process on the "
+              "machine, so the default `n_jobs=\"auto\"` trained with both cores; every other CPU row shared the "
+              "machine with one other fit (one thread each). Each row records the commit it was measured with "
+              "(from the `(alone)` rows on; those train with torch's fused attention kernel, the same arithmetic "
+              "up to rounding).", ""]
     keys = sorted({(r["dataset"], r["lookback"], r["horizon"]) for r in rows + peers})
     lines += ["| data | L | H | model | MSE | MAE | fit s | file bytes | vs linear (MSE) |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -311,6 +335,8 @@ def main():
     run.add_argument("--force", action="store_true")
     run.add_argument("--device", default="cpu", help="where the SBT models train (rows record it)")
     run.add_argument("--parts", default=None, help="folder for the result parts (default docs/benchmarks/long_horizon)")
+    run.add_argument("--alone", action="store_true",
+                     help="the only process on the machine (rows are labelled and kept apart; start nothing beside)")
     sub.add_parser("report")
     files = sub.add_parser("files")
     files.add_argument("--data-home", default=None)
