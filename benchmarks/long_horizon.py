@@ -225,8 +225,9 @@ def cmd_report(args):
     order = [m + suffix for suffix in suffixes for m in models]
     lines = ["# Long-horizon forecasting (ETT, look-back 336, standardised MSE / MAE)", ""]
     lines += ["Protocol: 12/4/4-month split, scaler fitted on train, every test window scored unless a row says "
-              "otherwise. SBT rows: `SBTForecaster(horizon=H)` with its defaults, seed 0, one thread on the 2-core "
-              "CPU machine (fit seconds comparable), or on an H200 GPU (marked; fit seconds not comparable with "
+              "otherwise. SBT rows: `SBTForecaster(horizon=H)` with its defaults, seed 0, on the 2-core "
+              "CPU machine (one thread each unless marked `(alone)`, see below), or on an H200 GPU (marked; fit "
+              "seconds not comparable with "
               "the CPU rows; the GPU's float rounding gives a different model from the same seed). Peers: "
               "neuralforecast, budget in the JSON rows. Published: DLinear (Zeng et al. 2023, Table 3) and "
               "PatchTST/42 (Nie et al. 2023, Table 3), look-back 336. `vs linear`: MSE over the in-run linear "
@@ -299,11 +300,13 @@ def cmd_report(args):
                          f"{v['dense twin'] / v['SBT p=0.5']:.1f}x | {v['dense twin'] / v['SBT p=0.75']:.1f}x | "
                          f"{2 * 336 * int(h):,} |")
     fits = [r["fit_s"] for r in rows if "file_bytes" in r and r.get("device", "cpu") == "cpu"
-            and not r.get("base_level") and not r.get("blend_gap")]
+            and not r.get("base_level") and not r.get("blend_gap") and not r.get("alone")]
+    alone = [r["fit_s"] for r in rows if r.get("alone")]
     payload = {"machine": machine(), "rows": rows, "peers": peers, "published": {
         k: {ds: {str(h): v for h, v in t.items()} for ds, t in tab.items()} for k, tab in PUBLISHED.items()},
         "max_cpu_sbt_fit_s": max(fits) if fits else None,
-        "median_cpu_sbt_fit_s": statistics.median(fits) if fits else None}
+        "median_cpu_sbt_fit_s": statistics.median(fits) if fits else None,
+        "max_alone_sbt_fit_s": max(alone) if alone else None}
     write_results("long_horizon", payload, "\n".join(lines) + "\n")
 
 
