@@ -160,7 +160,7 @@ class ExportMixin:
         folded = self.export_folded()
         example = torch.zeros(2, self.n_channels_, self.n_timesteps_, dtype=torch.float32)
         path = os.fspath(path)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.no_grad():  # no_grad: the inference graph (see nn._attention)
             warnings.simplefilter("ignore")
             torch.onnx.export(folded, (example,), path, input_names=["x"], output_names=["y"],
                               dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset_version,

@@ -166,14 +166,14 @@ class SparseMultiheadAttention(nn.Module):
 def _attend(q, k, v, allowed):
     """Scaled dot-product attention; a row with no allowed key outputs zeros (never NaN).
 
-    Without a mask and with autograd on (training), it is torch's fused kernel, which does not
-    keep the (Tq, Tk) weights for the backward pass and is the same softmax(q k^T / sqrt(d')) v up
-    to rounding: on the CPU it made a training step of ``SBTForecaster(horizon=720)`` (window 336,
-    batch 128, one thread) about 20 % faster, because attention is half of that step. Inference
-    keeps the explicit product: the fused kernel's rounding depends on the batch size, and a
-    window's prediction must not depend on the windows predicted with it.
+    Without a mask and with a gradient to compute (training), it is torch's fused kernel, which
+    does not keep the (Tq, Tk) weights for the backward pass and is the same
+    softmax(q k^T / sqrt(d')) v up to rounding: on the CPU it made a training step of
+    ``SBTForecaster(horizon=720)`` (window 336, batch 128, one thread) about 20 % faster, because
+    attention is half of that step. Inference keeps the explicit product, so a fitted model
+    predicts what it did before the kernel was used, and the ONNX export holds the same operations.
     """
-    if allowed is None and torch.is_grad_enabled():
+    if allowed is None and torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, Tq, Tk)
     if allowed is None:
