@@ -324,8 +324,9 @@ TASK_PARAMETERS: dict[str, dict[str, str]] = {
             horizon : int, default={default}
                 Rows predicted by one forward pass. ``1``: the row that follows each window (y of
                 shape (n_samples, n_channels)). ``H > 1``: the next ``H`` rows at once (direct
-                multi-horizon forecasting, y of shape (n_samples, n_channels, H), or
-                (n_samples, H) for one channel): ``H`` zero query rows follow the window, each
+                multi-horizon forecasting, y of shape (n_samples, n_channels, H), its flat form
+                (n_samples, n_channels * H) for sklearn's scorers, or (n_samples, H) for one
+                channel): ``H`` zero query rows follow the window, each
                 attends to every observed row under the step-T mask (not to itself or another
                 query), and the final layer runs for the query rows alone; the linear base is
                 then direct and shared by the channels (an (L, H) map of every channel's own

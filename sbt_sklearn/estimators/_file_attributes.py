@@ -158,6 +158,12 @@ def _y_1d(name, value, ctx):
         raise _bad(name, "is True, but the model has more than one channel")
 
 
+def _y_flat(name, value, ctx):
+    _bool(name, value, ctx)
+    if value and (ctx.n_channels == 1 or ctx.plan.kwargs.get("n_queries", 1) == 1):
+        raise _bad(name, "is True, but a flat y needs more than one channel and a horizon above 1")
+
+
 def _base_lags(name, value, ctx):
     lags = _int(name, value, 0, ctx.values.get("n_timesteps_"))
     if bool(lags) != bool(ctx.plan.kwargs.get("output_gate")):
@@ -285,8 +291,8 @@ _COMMON = {
 #: per estimator class: attribute name -> check, in the order they are checked
 FILE_ATTRIBUTES = {
     "SBTClassifier": {**_COMMON, "classes_": _classes, "patch_len_": _patch_len},
-    "SBTForecaster": {**_COMMON, "_y_1d": _y_1d, "base_lags_": _base_lags, "base_alpha_": _base_alpha,
-                      "base_coef_": _base_coef, "base_intercept_": _base_intercept,
+    "SBTForecaster": {**_COMMON, "_y_1d": _y_1d, "_y_flat": _y_flat, "base_lags_": _base_lags,
+                      "base_alpha_": _base_alpha, "base_coef_": _base_coef, "base_intercept_": _base_intercept,
                       "_warm_settings": _warm_settings, "net_blend_": _net_blend},
     "SBTAnomalyDetector": {**_COMMON, "channel_weights_": _channel_weights, "rarity_channels_": _rarity_channels,
                            "value_bins_": _value_bins, "error_tail_": _tail, "rarity_tail_": _tail,

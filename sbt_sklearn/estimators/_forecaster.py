@@ -171,6 +171,9 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     #: the paper trains forecasting models without gradient clipping
     _clip_grad_norm = None
+    #: y was given flat, (n_samples, n_channels * H): predict returns that form (set in fit, and in
+    #: a model file, only when True)
+    _y_flat = False
     _step_t_is_linear = True
 
     def __init__(
@@ -318,7 +321,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
 
     def _check_y(self, y, n_samples: int, two_d_X: bool):
         """Validate y without copying float arrays; return (y as (n, C) array, or (n, C, H) with
-        ``horizon > 1``, and whether the channel axis was left out)."""
+        ``horizon > 1``, whether the channel axis was left out, whether y came flat as (n, C * H))."""
         if y is None:
             raise ValueError("SBTForecaster requires y to be passed, but the target y is None")
         y = as_real_array(y, name="y")  # float arrays as they are; complex or non-numeric data raise
@@ -351,13 +354,17 @@ class SBTForecaster(RegressorMixin, SBTBase):
         if not np.isfinite(y).all():
             raise ValueError("Input y contains NaN or infinity.")
         check_values(y, name="y")
-        return y, was_1d
+        return y, was_1d, False
 
     def _check_y_horizon(self, y, n_samples: int):
-        """y of a direct forecaster: (n, C, H), or (n, H) for one channel; its values are read in
-        bounded blocks (the rows under a sliding-window view once), never materialised."""
+        """y of a direct forecaster: (n, C, H), its flat form (n, C * H) (channel after channel, as
+        ``y.reshape(n, -1)`` gives), or (n, H) for one channel; its values are read in bounded
+        blocks (the rows under a sliding-window view once), never materialised."""
         h, c = self.horizon, self.n_channels_
-        shape = f"(n_samples, {c}, {h})" + (f" or (n_samples, {h})" if c == 1 else "")
+        shape = f"(n_samples, {c}, {h})" + (f" or (n_samples, {h})" if c == 1 else f" or (n_samples, {c * h})")
+        flat = False
+        if y.ndim == 2 and c > 1 and y.shape[1] == c * h:  # sklearn's scorers and splitters take 2-D y
+            y, flat = y.reshape(len(y), c, h), True
         if y.ndim == 2 and c == 1:
             if y.shape[1] != h:
                 raise ValueError(f"y has {y.shape[1]} columns but horizon={h}: y must hold the next {h} rows, "
@@ -371,7 +378,8 @@ class SBTForecaster(RegressorMixin, SBTBase):
             was_1d = False
         elif y.ndim == 2 and y.shape[1] == h:
             raise ValueError(f"a 2-D y of shape (n_samples, {h}) is for one channel, but X has {c} channels: with "
-                             f"horizon={h} pass y of shape {shape}")
+                             f"horizon={h} pass y of shape {shape} (flat: every channel's {h} rows, channel "
+                             f"after channel)")
         else:
             raise ValueError(f"with horizon={h}, y must have shape {shape}; got shape {y.shape}")
         if y.shape[0] != n_samples:
@@ -379,7 +387,7 @@ class SBTForecaster(RegressorMixin, SBTBase):
         if not all_finite(y):
             raise ValueError("Input y contains NaN or infinity.")
         check_values(y, name="y")
-        return y, was_1d
+        return y, was_1d, flat
 
     # -- fit ----------------------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -397,7 +405,11 @@ class SBTForecaster(RegressorMixin, SBTBase):
         y : array-like of shape (n_samples, n_channels), (n_samples,), or (n_samples, n_channels, H)
             The row that follows each window (1-D y, univariate X only, makes :meth:`predict`
             return a 1-D array), or the next ``H`` rows, channels before time as in X (the
-            2-D form, one channel only, makes :meth:`predict` return (n_samples, H)).
+            2-D form (n_samples, H), one channel only, makes :meth:`predict` return
+            (n_samples, H)). The flat form (n_samples, n_channels * H), every channel's ``H``
+            rows one channel after another (``y.reshape(n_samples, -1)`` of the 3-D form), is
+            the one sklearn's scorers (``scoring="neg_mean_squared_error"``) and metrics accept;
+            :meth:`predict` then returns it too.
 
         Returns
         -------
@@ -417,10 +429,16 @@ class SBTForecaster(RegressorMixin, SBTBase):
             raise ValueError(f"warm_start=True continues a forecaster of horizon {self._n_queries()}; got "
                              f"horizon={self.horizon}")
         self.n_channels_, self.n_timesteps_ = X.shape[1], X.shape[2]
-        y, y_1d = self._check_y(y, X.shape[0], two_d)
-        if warm and y_1d != self._y_1d:
-            raise ValueError("warm_start=True continues a forecaster fitted with a y of another shape (1-D and 2-D)")
+        y, y_1d, flat = self._check_y(y, X.shape[0], two_d)
+        if warm and (y_1d, flat) != (self._y_1d, self._y_flat):
+            raise ValueError("warm_start=True continues a forecaster fitted with a y of another shape (1-D, 2-D, "
+                             "3-D or flat)")
         self._y_1d = y_1d
+        # stored only when set: files of the other layouts stay as earlier versions wrote and read them
+        if flat:
+            self._y_flat = True
+        else:
+            vars(self).pop("_y_flat", None)
 
         model_seed, shuffle_rng, base_rng = self._seeds()
         settings = {k: getattr(self, k) for k in ("target", "linear_base", "base_lags", "base_alpha")}
@@ -543,12 +561,15 @@ class SBTForecaster(RegressorMixin, SBTBase):
         y_pred : ndarray of shape (n_samples, n_channels), (n_samples,), or (n_samples, n_channels, H)
             Predictions on the original scale (float64), in the shape of the y given to fit:
             the next row, or the next ``H`` rows with ``horizon=H > 1`` (channels before time;
-            (n_samples, H) for a one-channel model fitted on a 2-D y).
+            (n_samples, H) for a one-channel model fitted on a 2-D y; flat for a model fitted on
+            a flat y).
         """
         X, _ = self._check_predict_X(X)
         pred = self._predict_std(X).astype(np.float64) * self.scaler_scale_ + self.scaler_mean_
         if pred.ndim == 3:  # (n, H, C) -> (n, C, H)
             pred = pred.transpose(0, 2, 1)
+        if self._y_flat:
+            return pred.reshape(len(pred), -1)
         return pred[:, 0] if self._y_1d else pred
 
     def score(self, X, y, sample_weight=None):

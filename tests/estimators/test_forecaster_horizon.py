@@ -290,3 +290,38 @@ def test_the_held_out_tail_shares_no_row_with_the_training_targets(data):
     first_held_out_row = valid_idx[0]
     assert first_held_out_row > last_training_target_row
     assert first_held_out_row == last_training_target_row + 1
+
+
+def test_flat_y_fits_the_same_model_and_works_with_sklearns_scorers(data, fitted):
+    """y flat as (n, C * H), channel after channel, is the 3-D y reshaped: the same model, predict
+    returns the flat form, named scorers and GridSearchCV accept it, and a file keeps the form."""
+    X, y = data
+    flat = np.asarray(y).reshape(len(X), -1)
+    model = SBTForecaster(**TINY, horizon=H).fit(X, flat)
+    assert model.predict(X[:4]).shape == (4, 2 * H)
+    np.testing.assert_array_equal(model.predict(X[:4]), fitted.predict(X[:4]).reshape(4, -1))
+    assert model.score(X, flat) == pytest.approx(fitted.score(X, y), rel=1e-12)
+    search = GridSearchCV(SBTForecaster(**dict(TINY, max_epochs=1, random_state=0), horizon=H), {"p": [0.5, 0.75]},
+                          cv=TimeSeriesSplit(n_splits=2), scoring="neg_mean_squared_error").fit(X, flat)
+    assert search.best_score_ < 0 and search.predict(X[:2]).shape == (2, 2 * H)
+    loaded = SBTForecaster.from_bytes(model.to_bytes())
+    np.testing.assert_array_equal(loaded.predict(X[:3]), model.predict(X[:3]))
+    assert "_y_flat" not in vars(fitted) and "_y_flat" in vars(loaded)  # files of the other forms are unchanged
+    model.fit(X, y)  # refitted on the 3-D form: predict follows
+    assert model.predict(X[:2]).shape == (2, 2, H) and "_y_flat" not in vars(model)
+    with pytest.raises(ValueError, match="flat"):
+        SBTForecaster(**dict(TINY, max_epochs=1), horizon=H, warm_start=True).fit(X, y).fit(X, flat)
+    with pytest.raises(ValueError, match=r"\(n_samples, 10\)"):
+        SBTForecaster(**TINY, horizon=H).fit(X, flat[:, :-1])  # neither form
+
+
+def test_a_file_claiming_a_flat_y_for_one_channel_is_refused():
+    from sbt_sklearn.compression import read_model_bytes
+    from sbt_sklearn.compression._format import write_model_bytes
+    from sbt_sklearn.estimators._persistence import SBTFileError
+
+    X, y = sliding_windows(_series(c=1), window=16, horizon=H)
+    meta, tensors = read_model_bytes(SBTForecaster(**dict(TINY, max_epochs=1), horizon=H).fit(X, y).to_bytes())
+    meta["attributes"]["_y_flat"] = True
+    with pytest.raises(SBTFileError, match="_y_flat"):
+        SBTForecaster.from_bytes(write_model_bytes(meta, {k: np.array(v) for k, v in tensors.items()}))
