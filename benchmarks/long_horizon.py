@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -161,12 +159,11 @@ def cmd_run(args):
                     if path.exists() and not args.force:
                         continue
                     print(f"{name} L={lookback} H={horizon} {model} ...", flush=True)
-                    load_at_start = os.getloadavg()[0]
+                    load_at_start = machine()["load_average_1min_at_start"]
                     row = run_one(name, data, lookback, horizon, model, args.device)
                     row["machine"] = machine()
                     row["machine"]["load_average_1min_at_fit_start"] = load_at_start
                     row["device"] = args.device
-                    row["commit"] = _commit()
                     if args.alone:
                         row["alone"] = True
                     if args.device != "cpu":
@@ -175,15 +172,6 @@ def cmd_run(args):
                         row["machine"]["gpu"] = torch.cuda.get_device_name(0)
                     path.write_text(json.dumps(row, indent=1) + "\n")
                     print(f"  MSE {row['mse']:.4f} MAE {row['mae']:.4f} fit {row.get('fit_s', 0):.0f}s", flush=True)
-
-
-def _commit() -> str | None:
-    """The checked-out commit the row was measured with (None outside a git checkout)."""
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 GPU = " [H200 GPU]"
