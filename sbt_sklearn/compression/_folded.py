@@ -225,6 +225,9 @@ class FoldedSBT(nn.Module):
         anomaly detector with ``rarity="marginal"`` (channel indices, histogram edges and tail
         knots, see :mod:`sbt_sklearn.anomaly._typicality`); the output is then minus the
         combined anomaly score instead of minus the weighted error.
+    rarity_max : bool, default=False
+        With ``rarity``: the detector's ``rarity="max"`` rule (the larger of the two tail
+        levels) instead of ``"marginal"``'s sum.
     patch_len : int, default=1
         Steps per token (:func:`~sbt_sklearn.nn.patch_tokens`): the embedding takes
         ``patch_len * C`` inputs and ``pos`` has a row per token.
@@ -253,7 +256,8 @@ class FoldedSBT(nn.Module):
                  input_mode: str = "none", output_mode: str = "raw",
                  channel_weights: Optional[torch.Tensor] = None, base_weight: Optional[torch.Tensor] = None,
                  base_bias: Optional[torch.Tensor] = None, rarity: Optional[tuple] = None,
-                 patch_len: int = 1, n_queries: int = 1, output_scale: Optional[torch.Tensor] = None) -> None:
+                 patch_len: int = 1, n_queries: int = 1, output_scale: Optional[torch.Tensor] = None,
+                 rarity_max: bool = False) -> None:
         super().__init__()
         if head not in ("mean", "last"):
             raise ValueError(f"head must be 'mean' or 'last', got {head!r}")
@@ -284,6 +288,7 @@ class FoldedSBT(nn.Module):
         self.register_buffer("base_weight", torch.zeros(0, 0) if base_weight is None else base_weight.float())
         self.register_buffer("base_bias", torch.zeros(0) if base_bias is None else base_bias.float())
         self.has_rarity = rarity is not None
+        self.rarity_max = bool(rarity_max)
         parts = rarity if rarity is not None else (torch.zeros(0), torch.zeros(0, 2), torch.zeros(2, 2),
                                                    torch.zeros(2, 2))
         self.register_buffer("rarity_channels", torch.as_tensor(parts[0]).to(torch.int64))
@@ -364,7 +369,8 @@ class FoldedSBT(nn.Module):
             error = (err @ self.channel_weights) / err.shape[1]
             if self.has_rarity:
                 values = last.index_select(1, self.rarity_channels).to(torch.float64)
-                return -combined_anomaly(error, values, self.value_bins, self.error_tail, self.rarity_tail)
+                return -combined_anomaly(error, values, self.value_bins, self.error_tail, self.rarity_tail,
+                                         self.rarity_max)
             return -error
         return out
 
@@ -401,7 +407,7 @@ def _fold_norm(norm: nn.Module) -> nn.Module:
 
 def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale=None, input_mode: str = "none",
                  output_mode: str = "raw", channel_weights=None, base=None, rarity=None,
-                 output_scale=None) -> FoldedSBT:
+                 output_scale=None, rarity_max: bool = False) -> FoldedSBT:
     """Fold a trained SBT network into a :class:`FoldedSBT` of plain torch layers.
 
     Parameters
@@ -421,6 +427,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
         Linear base added to the output (see :class:`FoldedSBT`).
     rarity : tuple of array-like or None, default=None
         Rarity tables of an anomaly detector (see :class:`FoldedSBT`).
+    rarity_max : bool, default=False
+        Combine the error and the rarity by the larger level (see :class:`FoldedSBT`).
     output_scale : array-like or None, default=None
         Per-query-row weight of the network output (see :class:`FoldedSBT`).
 
@@ -483,7 +491,8 @@ def fold_network(net: nn.Module, *, max_len: int | None = None, mean=None, scale
                                output_mode, as_tensor(channel_weights),
                                *(as_tensor(v) for v in (base if base is not None else (None, None))),
                                None if rarity is None else tuple(torch.as_tensor(v) for v in rarity),
-                               patch_len=patch, n_queries=n_queries, output_scale=as_tensor(output_scale))
+                               patch_len=patch, n_queries=n_queries, output_scale=as_tensor(output_scale),
+                               rarity_max=rarity_max)
     finally:
         net.train(was_training)
     return folded.eval().requires_grad_(False)

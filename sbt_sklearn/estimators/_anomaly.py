@@ -15,7 +15,7 @@ from .._docstrings import fill_doc
 from ..anomaly import pot_threshold
 from ..anomaly._multiscale import fit_scale_tails, multiscale_levels
 from ..anomaly._synthetic import ANOMALY_KINDS, choose_robust, inject_anomalies, moving_mean, rank_rules
-from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, marginal_rarity
+from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, larger_level, marginal_rarity
 from ..nn import SBTLastStepNet
 from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
@@ -41,9 +41,11 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     (past steps attend only to themselves, the last step attends to every past step but
     never to itself) and a sparse-binary decoder for the last step. It is trained on benign
     windows to output the last step, and a window is the more anomalous the larger the
-    error on its last step (with ``rarity``, also the rarer its last step's values are
-    among the training values; ``rarity="auto"`` chooses it in fit, without labels, by how
-    well each rule ranks synthetic anomalies written into the training series).
+    error on its last step or the rarer its last step's values among the training values
+    (``rarity="max"``, the default: the larger of the two, each calibrated on the training
+    windows; ``rarity=None`` scores the error alone, and ``rarity="auto"`` chooses the rule
+    in fit, without labels, by how well each ranks synthetic anomalies written into the
+    training series).
     :meth:`score_series` scores the steps of a series on several time scales at once
     (``smooth``). The conventions are those of
     :class:`~sklearn.ensemble.IsolationForest`: :meth:`score_samples` is higher for more
@@ -70,14 +72,15 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     channel_weights_ : ndarray of shape (n_channels,)
         Weight of each channel's squared standardised error in the score (all ones with
         ``error_weighting="none"``).
-    rarity_ : {"marginal"} or None
+    rarity_ : {"max", "marginal"} or None
         The rarity rule the scores use: ``rarity``, or the choice of ``rarity="auto"``.
     smooth_ : "multiscale" or int
         How :meth:`score_series` smooths: ``smooth``, or what ``smooth="auto"`` resolved to
         (``"multiscale"`` on consecutive windows, 1 otherwise).
-    scale_tails_ : ndarray of shape (5, 65) or None
+    scale_tails_ : ndarray of shape (5, 65), (2, 5, 65) or None
         With ``smooth_="multiscale"``: the quantiles of the training series' scores averaged
-        over each scale (1, 5, 10, 25 and 50 steps); None otherwise.
+        over each scale (1, 5, 10, 25 and 50 steps); with ``rarity_="max"`` those of the error
+        and of the rarity, each smoothed on its own (``[0]`` and ``[1]``); None otherwise.
     score_selection_ : list of dict or None
         With ``rarity="auto"``: one record per candidate rule (``rarity``, ``smooth``, its
         average precision ``ap_<kind>`` on each kind of synthetic anomaly,
@@ -153,7 +156,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         **SBTBase._parameter_constraints,
         "target": [StrOptions({"reconstruct", "predict"})],
         "error_weighting": [StrOptions({"continuous", "reference", "none"})],
-        "rarity": [StrOptions({"auto", "marginal"}), None],
+        "rarity": [StrOptions({"auto", "marginal", "max"}), None],
         "smooth": [StrOptions({"auto", "multiscale"}), Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"squared", "huber"})],
         "threshold": [StrOptions({"quantile", "pot"})],
@@ -184,7 +187,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         p_max=0.9,
         target="predict",
         error_weighting="continuous",
-        rarity=None,
+        rarity="max",
         smooth="auto",
         loss="squared",
         threshold="quantile",
@@ -250,10 +253,13 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
     _step_t_is_linear = True
 
     def _c_output_doc(self) -> str:
+        terms = ("" if self.rarity_ is None else
+                 " out[1] and out[2] = the window's weighted squared error and value rarity, the two terms of "
+                 f"the score (rarity_={self.rarity_!r}).")
         return ("out[0] = the normality score of the window's last step (score_samples: higher is more "
-                "normal); <name>_is_anomaly(out[0]) applies the fitted threshold (predict == -1). For a "
+                f"normal); <name>_is_anomaly(out[0]) applies the fitted threshold (predict == -1).{terms} For a "
                 "series, call <name>_series_reset(&state) once, then for each window in time order "
-                "<name>_series_score(&state, out[0]): the step's score_series value (the fitted smoothing "
+                "<name>_series_score(&state, out): the step's score_series value (the fitted smoothing "
                 "smooth_), flagged by <name>_series_is_anomaly (series_threshold_).")
 
     def _c_series_scorer(self, name: str):
@@ -261,8 +267,9 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         from ..anomaly._multiscale import _TAIL_P, SCALES
         from ..compression._c_series import series_scorer_c
 
+        streams = 2 if self.rarity_ == "max" and self.smooth_ == "multiscale" else 1
         return series_scorer_c(name, self.smooth_, self.series_threshold_, scales=SCALES, tails=self.scale_tails_,
-                               tail_levels=-np.log(_TAIL_P))
+                               tail_levels=-np.log(_TAIL_P), streams=streams)
 
     def _folded_io(self) -> FoldedIO:
         """The last row zeroed on input (``target="predict"``) or kept (``"reconstruct"``); out,
@@ -388,11 +395,15 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
             rarity = self._rarity_of(last)
             self.error_tail_, self.rarity_tail_ = fit_tail(error), fit_tail(rarity)
         consecutive = _consecutive(X)  # smooth="multiscale" on other windows was refused before training
-        rarities = ([None, "marginal"] if self.rarity == "auto" else [self.rarity])
+        rarities = ([None, "marginal", "max"] if self.rarity == "auto" else [self.rarity])
         self.smooth_ = ("multiscale" if consecutive else 1) if self.smooth == "auto" else self.smooth
-        # each candidate rule's training scores and, for the multi-scale rule, their tails
+        # each candidate rule's training scores and, for the multi-scale rule, their tails ("max":
+        # the error's and the rarity's, each smoothed and calibrated on its own)
         reference = {r: self._anomaly(error, rarity, rarity_rule=r) for r in rarities}
-        tails = {r: fit_scale_tails(a) for r, a in reference.items()} if self.smooth_ == "multiscale" else {}
+        tails = {}
+        if self.smooth_ == "multiscale":
+            tails = {r: (np.stack([fit_scale_tails(error), fit_scale_tails(rarity)]) if r == "max"
+                         else fit_scale_tails(a)) for r, a in reference.items()}
         self.rarity_, self.score_selection_ = rarities[0], None
         if self.rarity == "auto" and consecutive and self.n_timesteps_ >= 2 and len(X) >= 2 * self.n_timesteps_ + 8:
             self._select_score_rule(X, continuous, rarities, tails)
@@ -403,7 +414,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         self.offset_ = -self.threshold_
         # the same rule on the training series' smoothed scores (what score_series returns)
         self.series_threshold_ = self.threshold_ if self.smooth_ == 1 or not consecutive else self._threshold_from(
-            smoothed_anomaly(reference[self.rarity_], self.smooth_, self.scale_tails_))
+            self._series_anomaly(error, rarity, self.smooth_))
         return self
 
     def _select_score_rule(self, X, continuous, rarities, tails) -> None:
@@ -429,8 +440,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
                 raw = (injected * self.scaler_scale_ + self.scaler_mean_).astype(np.float32)
                 errors, last = self._window_terms(np.lib.stride_tricks.sliding_window_view(raw, T, axis=0))
                 error = errors @ self.channel_weights_ / self.n_channels_
-                scores = {r: smoothed_anomaly(self._anomaly(error, self._rarity_of(last) if r else None,
-                                                            rarity_rule=r), self.smooth_, tails.get(r))
+                rarity = self._rarity_of(last)
+                scores = {r: self._series_anomaly(error, rarity, self.smooth_, rarity_rule=r, tails=tails.get(r))
                           for r in rarities}
                 found = rank_rules(scores, labels[T - 1:])
                 ap[:, j] += np.array([found[r] for r in rarities]) / len(starts)
@@ -469,24 +480,39 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
                                for i in range(0, len(last), _RARITY_CHUNK)])
 
     def _anomaly(self, error: np.ndarray, rarity: np.ndarray | None, *, rarity_rule="fitted") -> np.ndarray:
-        """Anomaly score (higher = more anomalous) from the weighted error (n,) and the rarity (n,),
-        by the fitted rule ``rarity_`` (or ``rarity_rule`` where given)."""
-        if (self.rarity_ if rarity_rule == "fitted" else rarity_rule) is None:
+        """Anomaly score (higher = more anomalous) of windows from the weighted error (n,) and the
+        rarity (n,), by the fitted rule ``rarity_`` (or ``rarity_rule`` where given)."""
+        rule = self.rarity_ if rarity_rule == "fitted" else rarity_rule
+        if rule is None:
             return error
         knots = [torch.from_numpy(t).double() for t in (self.error_tail_, self.rarity_tail_)]
+        combine = larger_level if rule == "max" else anomaly_from_terms
         return np.concatenate([
-            anomaly_from_terms(torch.from_numpy(error[i : i + _RARITY_CHUNK]),
-                               torch.from_numpy(rarity[i : i + _RARITY_CHUNK]), *knots).numpy()
+            combine(torch.from_numpy(error[i : i + _RARITY_CHUNK]), torch.from_numpy(rarity[i : i + _RARITY_CHUNK]),
+                    *knots).numpy()
             for i in range(0, len(error), _RARITY_CHUNK)])
+
+    def _series_anomaly(self, error: np.ndarray, rarity: np.ndarray | None, smooth, *, rarity_rule="fitted",
+                        tails="fitted") -> np.ndarray:
+        """Anomaly scores of consecutive windows, smoothed by ``smooth`` (what ``score_series``
+        returns, negated). With ``rarity_="max"`` and the multi-scale rule the error and the
+        rarity are smoothed and calibrated each on its own, and the larger level counts."""
+        rule = self.rarity_ if rarity_rule == "fitted" else rarity_rule
+        tails = self.scale_tails_ if isinstance(tails, str) else tails
+        if rule == "max" and smooth == "multiscale":
+            return np.maximum(multiscale_levels(error, tails[0]), multiscale_levels(rarity, tails[1]))
+        return smoothed_anomaly(self._anomaly(error, rarity, rarity_rule=rule), smooth, tails)
 
     @uses_threads
     def score_samples(self, X):
         """Normality score of each window (higher = more normal).
 
-        With ``rarity=None`` (default): minus the weighted mean squared error of the last step.
-        With ``rarity="marginal"``: minus ``max(0, T_e + log 0.05) + T_v``, where ``T_e``
-        is the ``-log`` upper-tail probability of that error among the training windows'
-        errors and ``T_v`` the same for how rare the window's last row is (see ``rarity``).
+        With ``rarity_="max"`` (the default): minus ``max(T_e, T_v)``, where ``T_e`` is the
+        ``-log`` upper-tail probability of the weighted mean squared error of the last step
+        among the training windows' errors and ``T_v`` the same for how rare the window's
+        last row is (see ``rarity``). With ``rarity_="marginal"``: minus
+        ``max(0, T_e + log 0.05) + T_v``. With ``rarity_=None``: minus the weighted mean
+        squared error itself.
 
         Parameters
         ----------
@@ -500,9 +526,13 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         """
         check_is_fitted(self)
         X, _ = self._check_X(X, reset=False)
+        return -self._anomaly(*self._score_terms(X))
+
+    def _score_terms(self, X) -> tuple[np.ndarray, np.ndarray | None]:
+        """The weighted error (n,) and, with a rarity rule, the rarity (n,) of checked windows."""
         errors, last = self._window_terms(X)
-        rarity = None if self.rarity_ is None else self._rarity_of(last)
-        return -self._anomaly(errors @ self.channel_weights_ / self.n_channels_, rarity)
+        return errors @ self.channel_weights_ / self.n_channels_, (None if self.rarity_ is None else
+                                                                   self._rarity_of(last))
 
     @uses_threads
     def decision_function(self, X):
@@ -570,6 +600,7 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         """
         return self.fit(series_windows(series, window))
 
+    @uses_threads
     def score_series(self, series, *, smooth=None):
         """Normality score of every time step of a long series (higher = more normal).
 
@@ -616,7 +647,8 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         windows, _ = sliding_windows(series, self.n_timesteps_, horizon=0)
         if self.n_channels_ == 1 and self.n_features_in_ != 1:  # fitted on 2-D (n, T) windows
             windows = windows[:, 0, :]
-        scores = -smoothed_anomaly(-self.score_samples(windows), smooth, self.scale_tails_)
+        X, _ = self._check_X(windows, reset=False)
+        scores = -self._series_anomaly(*self._score_terms(X), smooth)
         scores = np.concatenate([np.full(self.n_timesteps_ - 1, scores[0]), scores])
         return scores if index is None else pd.Series(scores, index=index, name="score")
 

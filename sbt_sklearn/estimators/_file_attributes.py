@@ -236,8 +236,8 @@ def _optional_records(name, value, ctx):
 
 
 def _rarity_rule(name, value, ctx):
-    if value not in (None, "marginal"):
-        raise _bad(name, "must be None or 'marginal'")
+    if value not in (None, "marginal", "max"):
+        raise _bad(name, "must be None, 'marginal' or 'max'")
 
 
 def _smooth(name, value, ctx):
@@ -250,8 +250,10 @@ def _scale_tails(name, value, ctx):
 
     if value is None:
         return
-    tails = _finite_array(name, value, (len(SCALES), None))
-    if tails.shape[1] < 2 or (np.diff(tails, axis=1) < 0).any():
+    # rarity_="max": the error's and the rarity's tails, (2, scales, quantiles)
+    shape = (2, len(SCALES), None) if ctx.values.get("rarity_") == "max" else (len(SCALES), None)
+    tails = _finite_array(name, value, shape)
+    if tails.shape[-1] < 2 or (np.diff(tails, axis=-1) < 0).any():
         raise _bad(name, "must hold at least 2 non-decreasing quantiles per scale")
 
 

@@ -9,7 +9,6 @@ from sktime.detection.base import BaseDetector
 from .._docstrings import fill_doc
 from ..data import sliding_windows
 from ..estimators import SBTAnomalyDetector
-from ..estimators._anomaly import smoothed_anomaly
 from ..estimators._input import as_real_array
 from ._mirror import AdapterMixin, check_int_param, estimator_params, mirrored_init
 
@@ -120,10 +119,8 @@ class SBTSktimeDetector(AdapterMixin, BaseDetector):
         head = min(w - 1, len(values))
         for t in range(head):  # the first points: the context available so far
             scores[t] = self.estimator_.score_samples(np.ascontiguousarray(values[: t + 1].T[None]))[0]
-        if len(values) >= w:
-            windows, _ = sliding_windows(values, w, horizon=0)
-            est = self.estimator_  # full windows' scores, smoothed by the detector's fitted rule
-            scores[w - 1:] = -smoothed_anomaly(-est.score_samples(windows), est.smooth_, est.scale_tails_)
+        if len(values) >= w:  # full windows' scores, smoothed by the detector's fitted rule
+            scores[w - 1:] = self.estimator_.score_series(values)[w - 1:]
         return scores
 
     def _transform_scores(self, X):

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save as st_save
 
-from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster
+from sbt_sklearn import SBTAnomalyDetector, SBTClassifier, SBTForecaster, sliding_windows
 from sbt_sklearn.compression import SBTFileError, read_model_bytes
 from sbt_sklearn.compression import _format as fmt
 from sbt_sklearn.estimators import _persistence
@@ -563,3 +563,23 @@ def test_a_detector_file_from_before_the_score_rule_attributes_loads_with_its_ra
     assert (det.rarity_, det.smooth_, det.scale_tails_, det.score_selection_) == ("marginal", 1, None, None)
     assert det.series_threshold_ == det.threshold_
     np.testing.assert_array_equal(main_output(det, X), expected)
+
+
+def test_a_max_rule_file_must_hold_the_error_and_rarity_tails_of_every_scale():
+    """rarity_="max" with the multi-scale rule keeps two sets of tails, (2, scales, quantiles)."""
+    series = np.cumsum(np.random.default_rng(3).normal(size=(120, 3)), axis=0).astype(np.float32)
+    det = SBTAnomalyDetector(**INIT_PARAMS[SBTAnomalyDetector]).fit(sliding_windows(series, 10, horizon=0)[0])
+    assert (det.rarity_, det.smooth_, det.scale_tails_.shape) == ("max", "multiscale", (2, 5, 65))
+    meta, tensors = read_model_bytes(det.to_bytes())
+
+    def edited(edit):
+        m, t = copy.deepcopy(meta), {k: np.array(v) for k, v in tensors.items()}
+        edit(m, t)
+        return write_raw(m, t)
+
+    np.testing.assert_array_equal(SBTAnomalyDetector.from_bytes(edited(lambda m, t: None)).score_series(series),
+                                  det.score_series(series))
+    assert_refused(SBTAnomalyDetector, edited(_attr_tensor("scale_tails_", det.scale_tails_[0])), "scale_tails_")
+    assert_refused(SBTAnomalyDetector, edited(_attr("rarity_", "marginal")), "scale_tails_")
+    backwards = det.scale_tails_[:, :, ::-1].copy()
+    assert_refused(SBTAnomalyDetector, edited(_attr_tensor("scale_tails_", backwards)), "non-decreasing")

@@ -106,14 +106,14 @@ def test_multiscale_levels_are_tail_levels_of_every_scale_averaged():
 # -- the detector's "auto" rule ---------------------------------------------------------------------------
 def test_auto_chooses_one_candidate_by_the_documented_criterion(auto, windows):
     table = pd.DataFrame(auto.score_selection_)
-    assert [r["rarity"] for r in auto.score_selection_] == [None, "marginal"] and table["chosen"].sum() == 1
+    assert [r["rarity"] for r in auto.score_selection_] == [None, "marginal", "max"] and table["chosen"].sum() == 1
     assert set(table["smooth"]) == {"multiscale"} == {auto.smooth_}  # smooth="auto" on a series
     assert list(table.columns[:4]) == ["rarity", "smooth", "worst_relative_ap", "chosen"]
     ap = table[[f"ap_{k}" for k in ANOMALY_KINDS]].to_numpy()
     np.testing.assert_allclose(table["worst_relative_ap"], choose_robust(ap))
     best = table.iloc[int(np.argmax(choose_robust(ap)))]
     assert auto.rarity_ == auto.score_selection_[int(best.name)]["rarity"] and best["chosen"]
-    assert (auto.value_bins_ is not None) == (auto.rarity_ == "marginal")
+    assert (auto.value_bins_ is not None) == (auto.rarity_ in ("marginal", "max"))
     assert (auto.scale_tails_ is not None) == (auto.smooth_ == "multiscale")
     again = SBTAnomalyDetector(**TINY, rarity="auto").fit(windows)  # a seeded fit repeats the choice exactly
     assert again.score_selection_ == auto.score_selection_
@@ -121,13 +121,17 @@ def test_auto_chooses_one_candidate_by_the_documented_criterion(auto, windows):
 
 def test_defaults_and_auto_need_a_series_and_otherwise_keep_the_error_alone(windows):
     default = SBTAnomalyDetector(**TINY).fit(windows)
-    assert (default.rarity_, default.smooth_, default.score_selection_) == (None, "multiscale", None)
-    reference = multiscale_levels(-default.score_samples(windows), default.scale_tails_)  # the training series
+    assert (default.rarity_, default.smooth_, default.score_selection_) == ("max", "multiscale", None)
+    assert default.scale_tails_.shape == (2, len(SCALES), 65)  # the error's and the rarity's
+    training_series = np.concatenate([windows[0].T, windows[1:, :, -1]])
+    reference = -default.score_series(training_series)[15:]  # one score per training window
     assert default.series_threshold_ == pytest.approx(np.percentile(reference, 99), rel=1e-12)  # contamination
     shuffled = np.ascontiguousarray(windows[np.random.default_rng(0).permutation(len(windows))])
     det = SBTAnomalyDetector(**TINY, rarity="auto").fit(shuffled)
     assert (det.rarity_, det.smooth_, det.score_selection_, det.value_bins_) == (None, 1, None, None)
     assert det.series_threshold_ == det.threshold_  # nothing smoothed
+    det = SBTAnomalyDetector(**TINY).fit(shuffled)  # the default rule, unsmoothed
+    assert (det.rarity_, det.smooth_, det.scale_tails_, det.series_threshold_) == ("max", 1, None, det.threshold_)
     with pytest.raises(ValueError, match="consecutive windows"):
         SBTAnomalyDetector(**TINY, smooth="multiscale").fit(shuffled)
     fixed = SBTAnomalyDetector(**TINY, rarity="marginal", smooth=7).fit(windows)  # nothing left to choose
@@ -168,3 +172,41 @@ def test_a_value_at_tied_training_quantiles_gets_the_level_of_the_whole_tie():
     levels = multiscale_levels(np.zeros(60), tails)  # every scale's average sits on the tie
     np.testing.assert_allclose(levels, 0.0)  # P(reference >= 0) = 1: not in the tail at all
     assert multiscale_levels(np.full(60, 0.999), tails)[-1] > np.log(100) * 0.9
+
+
+def test_max_rule_is_the_larger_of_the_error_and_rarity_levels_each_calibrated_on_its_own(windows):
+    import torch
+
+    from sbt_sklearn.anomaly._typicality import fit_tail, marginal_rarity, tail_level
+
+    both = SBTAnomalyDetector(**TINY, rarity="max").fit(windows)
+    alone = SBTAnomalyDetector(**TINY, rarity=None).fit(windows)  # the same seed trains the same network
+    series = _series(300, seed=5)
+    test_windows = sliding_windows(series, 16, horizon=0)[0]
+
+    def terms(X):
+        error = -alone.score_samples(X)
+        rows = (np.asarray(X[:, :, -1]) - both.scaler_mean_) / both.scaler_scale_
+        values = torch.from_numpy(rows[:, both.rarity_channels_].astype(np.float32)).double()
+        return error, marginal_rarity(values, torch.from_numpy(both.value_bins_).double()).numpy()
+
+    (e_train, r_train), (e_test, r_test) = terms(windows), terms(test_windows)
+    np.testing.assert_array_equal(both.error_tail_, fit_tail(e_train))
+    np.testing.assert_allclose(both.rarity_tail_, fit_tail(r_train), rtol=1e-6)
+    levels = [tail_level(torch.from_numpy(v), torch.from_numpy(k).double()).numpy()
+              for v, k in ((e_test, both.error_tail_), (r_test, both.rarity_tail_))]
+    np.testing.assert_allclose(-both.score_samples(test_windows), np.maximum(*levels), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(both.scale_tails_[0], fit_scale_tails(e_train), rtol=1e-12)
+    np.testing.assert_allclose(both.scale_tails_[1], fit_scale_tails(r_train), rtol=1e-5)
+    expected = np.maximum(multiscale_levels(e_test, both.scale_tails_[0]),
+                          multiscale_levels(r_test, both.scale_tails_[1]))
+    got = -both.score_series(series)
+    np.testing.assert_allclose(got[15:], expected, rtol=1e-5, atol=1e-9)
+    np.testing.assert_array_equal(got[:15], got[15])  # the steps before the first window
+    # an integer smoothing averages the window scores, as for the other rules
+    np.testing.assert_allclose(-both.score_series(series, smooth=3)[15:],
+                               moving_mean(-both.score_samples(test_windows), 3), rtol=1e-12)
+    # the larger level: a value far outside the training range is flagged whatever the error says
+    spiked = series.copy()
+    spiked[200, int(np.flatnonzero(both.rarity_channels_)[0])] += 50.0
+    assert int(np.argmax(-both.score_series(spiked, smooth=1))) == 200
