@@ -3,10 +3,12 @@
 The detector's ``score_series`` smooths the scores of consecutive windows (``smooth_``): a moving
 mean over ``k`` steps, or the multi-scale rule (moving means over 1, 5, 10, 25 and 50 steps, each
 mapped to its level in the tail of the training series' scores, averaged; see
-:mod:`sbt_sklearn.anomaly._multiscale`). On a device the windows arrive one at a time, so the C
-code keeps the last scores in a ring and running sums: ``<name>_series_score(&state, score)``
-takes each ``<name>_predict`` output in turn and returns the series score of that step. It uses
-no allocation and no library beyond ``stdint.h``.
+:mod:`sbt_sklearn.anomaly._multiscale`). With ``rarity_="max"`` the multi-scale rule smooths and
+calibrates the error and the rarity each on its own (two streams) and keeps the larger. On a
+device the windows arrive one at a time, so the C code keeps the last scores of each stream in a
+ring and running sums: ``<name>_series_score(&state, out)`` takes each ``<name>_predict`` output
+in turn and returns the series score of that step. It uses no allocation and no library beyond
+``stdint.h``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ __all__ = ["series_scorer_c"]
 
 
 def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), tails=None,
-                    tail_levels=None) -> tuple[str, list[str], int, int]:
+                    tail_levels=None, streams: int = 1) -> tuple[str, list[str], int, int]:
     """(source, header lines, flash bytes, RAM bytes of one state) of the series scorer.
 
     Parameters
@@ -30,22 +32,28 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
         The detector's ``series_threshold_`` (anomaly-score units: higher = more anomalous).
     scales : sequence of int
         The moving-average lengths of the multi-scale rule (multi-scale only).
-    tails : ndarray of shape (n_scales, n_knots) or None
-        The detector's ``scale_tails_`` (multi-scale only).
+    tails : ndarray of shape (n_scales, n_knots), (2, n_scales, n_knots) or None
+        The detector's ``scale_tails_`` (multi-scale only; two streams: the error's, then the
+        rarity's).
     tail_levels : ndarray of shape (n_knots,) or None
         The level (``-log`` upper-tail probability) of each quantile in ``tails``.
+    streams : {1, 2}, default=1
+        1: the series score smooths the window's score (``out[0]``); 2 (``rarity_="max"``,
+        multi-scale): it smooths the error (``out[1]``) and the rarity (``out[2]``) each on its
+        own and keeps the larger.
     """
     upper = name.upper()
     multiscale = smooth == "multiscale"
     scales = tuple(int(k) for k in scales) if multiscale else (int(smooth),)
     ring = max(scales)
+    n_scales = len(scales)
     em = _Emitter(name)  # the model's float tables, written and counted as the network's are
     lines = [
-        f"static const int32_t {name}_scales[{len(scales)}] = {{{', '.join(str(k) for k in scales)}}};",
+        f"static const int32_t {name}_scales[{n_scales}] = {{{', '.join(str(k) for k in scales)}}};",
     ]
     if multiscale:
-        knots = tails.shape[1]
-        tails_t = em.floats(tails, "scale_tail")  # scale i: knots [i * knots, (i + 1) * knots)
+        knots = tails.shape[-1]
+        tails_t = em.floats(tails, "scale_tail")  # stream s, scale i: knots [(s * scales + i) * knots, ...)
         levels_t = em.floats(tail_levels, "tail_level")
         lines += [
             *em.lines,
@@ -79,41 +87,49 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
             "    return y0 + (y1 - y0) * frac + beyond;",
             "}",
         ]
+    inputs = "-(double)out[0]" if streams == 1 else "(double)out[1], (double)out[2]"
     lines += [
         "",
         f"void {name}_series_reset({name}_series_t *state)",
         "{",
         "    int32_t i;",
-        f"    for (i = 0; i < {ring}; ++i) {{",
+        f"    for (i = 0; i < {streams * ring}; ++i) {{",
         "        state->ring[i] = 0.0;",
         "    }",
-        f"    for (i = 0; i < {len(scales)}; ++i) {{",
+        f"    for (i = 0; i < {streams * n_scales}; ++i) {{",
         "        state->sum[i] = 0.0;",
         "    }",
         "    state->seen = 0;",
         "    state->head = 0;",
         "}",
         "",
-        f"float {name}_series_score({name}_series_t *state, float window_score)",
+        f"float {name}_series_score({name}_series_t *state, const float *out)",
         "{",
-        "    double anomaly = -(double)window_score, total = 0.0, mean;",
-        "    int32_t i, k, n;",
-        f"    for (i = 0; i < {len(scales)}; ++i) {{",
-        f"        k = {name}_scales[i];",
-        "        state->sum[i] += anomaly;",
-        "        if (state->seen >= k) {  /* the score k steps back leaves this scale's window */",
-        f"            state->sum[i] -= state->ring[(state->head - k + {ring}) % {ring}];",
+        f"    double anomaly[{streams}] = {{{inputs}}}, total, mean, best = 0.0;",
+        "    int32_t s, i, k, n;",
+        f"    for (s = 0; s < {streams}; ++s) {{",
+        "        total = 0.0;",
+        f"        for (i = 0; i < {n_scales}; ++i) {{",
+        f"            k = {name}_scales[i];",
+        f"            state->sum[s * {n_scales} + i] += anomaly[s];",
+        "            if (state->seen >= k) {  /* the score k steps back leaves this scale's window */",
+        f"                state->sum[s * {n_scales} + i] -= state->ring[s * {ring} + "
+        f"(state->head - k + {ring}) % {ring}];",
+        "            }",
+        "            n = state->seen + 1 < k ? state->seen + 1 : k;",
+        f"            mean = state->sum[s * {n_scales} + i] / (double)n;",
+        "            total += "
+        + (f"{name}_level(mean, {tails_t} + (s * {n_scales} + i) * {knots});" if multiscale else "mean;"),
         "        }",
-        "        n = state->seen + 1 < k ? state->seen + 1 : k;",
-        "        mean = state->sum[i] / (double)n;",
-        f"        total += {f'{name}_level(mean, {tails_t} + i * {knots})' if multiscale else 'mean'};",
+        f"        state->ring[s * {ring} + state->head] = anomaly[s];",
+        f"        total /= {n_scales}.0;",
+        "        best = s == 0 || total > best ? total : best;  /* the larger stream */",
         "    }",
-        "    state->ring[state->head] = anomaly;",
         f"    state->head = (state->head + 1) % {ring};",
         f"    if (state->seen < {ring}) {{",
         "        state->seen += 1;",
         "    }",
-        f"    return (float)(-total / {len(scales)}.0);",
+        "    return (float)(-best);",
         "}",
         "",
         f"int {name}_series_is_anomaly(float series_score)",
@@ -121,14 +137,15 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
         f"    return -(double)series_score > {upper}_SERIES_THRESHOLD;",
         "}",
     ]
-    ram = 8 * ring + 8 * len(scales) + 8
+    ram = 8 * streams * (ring + n_scales) + 8
+    what = "window score" if streams == 1 else "errors and rarities"
     header = [
         f"#define {upper}_SERIES_THRESHOLD {float(series_threshold)!r}",
         "",
-        f"/* the running state of {name}_series_score: the last {ring} window scores and one sum per scale */",
+        f"/* the running state of {name}_series_score: the last {ring} {what} and one sum per scale */",
         "typedef struct {",
-        f"    double ring[{ring}];",
-        f"    double sum[{len(scales)}];",
+        f"    double ring[{streams * ring}];",
+        f"    double sum[{streams * n_scales}];",
         "    int32_t seen;",
         "    int32_t head;",
         f"}} {name}_series_t;",
@@ -136,9 +153,9 @@ def series_scorer_c(name: str, smooth, series_threshold: float, *, scales=(), ta
         "/* start a series (call before its first window) */",
         f"void {name}_series_reset({name}_series_t *state);",
         f"/* the series score (score_series, smooth={smooth!r}: higher = more normal) of the step whose window",
-        f"   {name}_predict just scored; call once per window, in time order */",
-        f"float {name}_series_score({name}_series_t *state, float window_score);",
+        f"   {name}_predict just scored into out; call once per window, in time order */",
+        f"float {name}_series_score({name}_series_t *state, const float *out);",
         "/* 1 when a series score is beyond the fitted series threshold (series_threshold_); else 0 */",
         f"int {name}_series_is_anomaly(float series_score);",
     ]
-    return "\n".join(lines) + "\n", header, em.flash + 4 * len(scales), ram
+    return "\n".join(lines) + "\n", header, em.flash + 4 * n_scales, ram

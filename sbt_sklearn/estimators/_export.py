@@ -123,6 +123,7 @@ class ExportMixin:
             channel_weights=getattr(self, "channel_weights_", None) if output_mode.startswith("neg_weighted") else None,
             base=self._linear_base(), output_scale=self._output_scale(),
             rarity=self._rarity_tables() if output_mode.startswith("neg_weighted") else None,
+            rarity_max=getattr(self, "rarity_", None) == "max",
         )
 
     def export_onnx(self, path, *, opset_version: int = 17) -> str:
@@ -208,8 +209,7 @@ class ExportMixin:
         Raises
         ------
         NotImplementedError
-            For an anomaly detector with ``rarity="marginal"`` (its rarity tables are not
-            exported to C yet).
+            For a multi-horizon forecaster (``horizon > 1``).
         ValueError
             For a ``name`` that is not a C identifier or a bad ``max_steps`` (before anything
             is written).
@@ -230,9 +230,6 @@ class ExportMixin:
 
         check_is_fitted(self)
         name = check_c_name(name)
-        if self._rarity_tables() is not None:
-            raise NotImplementedError("C export of an anomaly detector with rarity='marginal' is not supported; "
-                                      "refit with rarity=None or use export_folded / export_onnx")
         if self._folded_io().extra_steps > 1:
             raise NotImplementedError("C export of a multi-horizon forecaster (horizon > 1) is not supported yet; "
                                       "use export_folded / export_onnx, or a horizon=1 model rolled forward")
@@ -246,7 +243,8 @@ class ExportMixin:
             module, name=name, mean=self.scaler_mean_, scale=self.scaler_scale_, input_mode=input_mode,
             output_mode=output_mode, max_steps=max_steps, channel_weights=getattr(self, "channel_weights_", None),
             base=self._linear_base(), offset=getattr(self, "offset_", None), description=self._c_description(),
-            output_doc=self._c_output_doc())
+            output_doc=self._c_output_doc(), rarity=self._rarity_tables(),
+            rarity_max=getattr(self, "rarity_", None) == "max")
         series = self._c_series_scorer(name)
         if series is not None:  # the anomaly detector's series scores, one window at a time
             code, declarations, flash, state_bytes = series

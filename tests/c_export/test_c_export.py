@@ -87,7 +87,7 @@ def _main_c(prefix, calls, series=False):
         f"        for (k = 0; k < {upper}_N_OUTPUTS; ++k) {{",
         '            printf("%.9g\\n", out[k]);',
         "        }",
-        *([f"        out[0] = {prefix}_series_score(&state, out[0]);",
+        *([f"        out[0] = {prefix}_series_score(&state, out);",
            f'        printf("%.9g\\n%d\\n", out[0], {prefix}_series_is_anomaly(out[0]));'] if series else []),
         "    }",
         "    return 0;",
@@ -161,40 +161,76 @@ def test_forecaster_matches_predict_with_its_linear_base(p, binary, tmp_path):
 def test_detector_matches_score_samples_and_threshold(p, binary, tmp_path):
     X_train, X_test = _telemetry_windows()
     det = SBTAnomalyDetector(**_variant(p, binary)).fit(X_train)
+    assert det.rarity_ == "max"  # the default rule: the score, then its error and rarity terms
     calls = [(w.T, 0, w.shape[1]) for w in X_test]
     c_out, _ = _build_and_run(det, calls, tmp_path)
-    _assert_close(c_out, det.score_samples(X_test))
+    _assert_close(c_out.reshape(len(X_test), 3)[:, 0], det.score_samples(X_test))
     header = (tmp_path / "sbt_model.h").read_text()
     offset = float(re.search(r"#define SBT_MODEL_OFFSET (\S+)", header).group(1))
-    assert offset == det.offset_
+    assert offset == det.offset_ and "#define SBT_MODEL_N_OUTPUTS 3" in header
 
 
-@pytest.mark.parametrize("smooth", ["multiscale", 7, 1])
-def test_detector_series_scores_match_score_series_window_by_window(smooth, tmp_path):
+def _rarity_terms(det, X):
+    """The rarity of each window's last row, computed here from the detector's tables."""
+    import torch
+
+    from sbt_sklearn.anomaly._typicality import marginal_rarity
+
+    rows = ((np.asarray(X[:, :, -1]) - det.scaler_mean_) / det.scaler_scale_).astype(np.float32)
+    values = torch.from_numpy(rows[:, det.rarity_channels_]).double()
+    return marginal_rarity(values, torch.from_numpy(det.value_bins_).double()).numpy()
+
+
+@pytest.mark.parametrize("rarity", [None, "marginal", "max"])
+def test_detector_writes_the_score_and_its_terms_for_every_rarity_rule(rarity, tmp_path):
+    values = load_sample_etth1().to_numpy(dtype=np.float32)  # continuous values: no steep tie in the tails
+    X_train, _ = sliding_windows(values[:1500], 20, horizon=0)
+    X_test = np.ascontiguousarray(sliding_windows(values[1500:2100], 20, horizon=0)[0][::23])
+    X_test[3, 0, -1] += 10.0  # beyond the training range: the rarity's exponential tail
+    det = SBTAnomalyDetector(**TINY, rarity=rarity).fit(X_train)
+    alone = SBTAnomalyDetector(**TINY, rarity=None).fit(X_train)  # the same network, the error alone
+    calls = [(w.T, 0, w.shape[1]) for w in X_test]
+    c_out, info = _build_and_run(det, calls, tmp_path)
+    if rarity is None:
+        _assert_close(c_out, det.score_samples(X_test))
+        return
+    rows = c_out.reshape(len(X_test), 3)
+    _assert_close(rows[:, 0], det.score_samples(X_test))
+    _assert_close(rows[:, 1], -alone.score_samples(X_test))
+    _assert_close(rows[:, 2], _rarity_terms(det, X_test))
+    flags = rows[:, 0] - det.offset_ < 0
+    np.testing.assert_array_equal(flags, det.predict(X_test) == -1)
+
+
+@pytest.mark.parametrize("smooth,rarity", [("multiscale", "max"), (7, "max"), (1, "max"), ("multiscale", None),
+                                          ("multiscale", "marginal")])
+def test_detector_series_scores_match_score_series_window_by_window(smooth, rarity, tmp_path):
     # a continuous series: on one whose training scores pile up at one value (T-8's stuck telemetry)
     # the levels are steep near that value and float32 rounding on the device moves them visibly
     values = load_sample_etth1().to_numpy(dtype=np.float32)
     X_train, _ = sliding_windows(values[:1500], 20, horizon=0)
-    det = SBTAnomalyDetector(**TINY, smooth=smooth).fit(X_train)
+    det = SBTAnomalyDetector(**TINY, smooth=smooth, rarity=rarity).fit(X_train)
     series = values[1500:1620].copy()  # 101 consecutive windows, with a spike in the middle
     series[1570 - 1500, 0] += 8.0
     windows = sliding_windows(series, 20, horizon=0)[0]
     # the ring, the sums and the level search also on the Cortex-M4 (where its toolchain is installed)
-    on_arm = smooth == "multiscale" and arm_toolchain_missing() is None
+    on_arm = smooth == "multiscale" and rarity != "marginal" and arm_toolchain_missing() is None
     run = _build_and_run(det, [(np.ascontiguousarray(w.T), 0, 20) for w in windows], tmp_path, series=True,
                          arm=on_arm)
     c_out, info = (run[0], run[2]) if on_arm else run
     if on_arm:
         np.testing.assert_allclose(run[1], c_out, rtol=1e-5, atol=1e-6)
-    rows = c_out.reshape(len(windows), 3)
+    n_out = 1 if rarity is None else 3  # the score (and its error and rarity terms), then the series score
+    rows = c_out.reshape(len(windows), n_out + 2)
     _assert_close(rows[:, 0], det.score_samples(windows))
     expected = det.score_series(series)[19:]  # the step of each window, in order
-    _assert_close(rows[:, 1], expected)
+    _assert_close(rows[:, n_out], expected)
     flags = -expected > det.series_threshold_
     near = np.isclose(-expected, det.series_threshold_, rtol=1e-4)  # too close to call in float32
-    np.testing.assert_array_equal(rows[~near, 2].astype(bool), flags[~near])
-    assert info["series_state_bytes"] == 8 * (50 if smooth == "multiscale" else smooth) + 8 * (
-        5 if smooth == "multiscale" else 1) + 8
+    np.testing.assert_array_equal(rows[~near, n_out + 1].astype(bool), flags[~near])
+    streams = 2 if (rarity, smooth) == ("max", "multiscale") else 1  # "max": the error's and the rarity's
+    assert info["series_state_bytes"] == 8 * streams * ((50 if smooth == "multiscale" else smooth) + (
+        5 if smooth == "multiscale" else 1)) + 8
     header = (tmp_path / "sbt_model.h").read_text()
     assert float(re.search(r"#define SBT_MODEL_SERIES_THRESHOLD (\S+)", header).group(1)) == det.series_threshold_
 
@@ -268,10 +304,6 @@ def test_bad_arguments_are_clear_errors(tmp_path):
             f.export_c(tmp_path, name=name)
     with pytest.raises(ValueError, match="max_steps"):
         f.export_c(tmp_path, max_steps=0)
-    X_train, X_test = _telemetry_windows()
-    det = SBTAnomalyDetector(**{**TINY, "rarity": "marginal"}).fit(X_train)
-    with pytest.raises(NotImplementedError, match="rarity"):
-        det.export_c(tmp_path)
     assert not os.listdir(tmp_path)
 
 
@@ -311,7 +343,7 @@ def test_cortex_m4_prints_what_the_host_prints(task, tmp_path):
         calls = [(w.T, 0, w.shape[1]) for w in X_test]
         expected = est.score_samples(X_test)
     host, arm, _ = _build_and_run(est, calls, tmp_path, arm=True, **export)
-    _assert_close(host, expected)
+    _assert_close(host if task != "detector" else host.reshape(len(X_test), 3)[:, 0], expected)
     np.testing.assert_allclose(arm, host, rtol=1e-5, atol=1e-6)
 
 
