@@ -214,8 +214,8 @@ class SBTSmoothed:
 class SBTErrorOnly:
     """An already fitted SBT row (``rarity="marginal"``) scored by its network's error alone.
 
-    That is exactly the detector with the default ``rarity=None`` (training does not depend on
-    ``rarity``; only the tables fitted after it do). Reference scores: the error-only scores of
+    That is exactly the detector with ``rarity=None`` (the default when these rows were measured;
+    training does not depend on ``rarity``, only the tables fitted after it do). Reference scores: the error-only scores of
     the training windows; its fit time is that scoring pass only.
     """
 
@@ -276,7 +276,7 @@ def machine_info():
 
 def build(seed, epochs, per_epoch):
     """The detectors of one seed. Each SBT network is fitted once with ``rarity="marginal"``; its
-    default-score row (``rarity=None``, the error alone) reuses it."""
+    error-alone row (``rarity=None``, the default when these rows were measured) reuses it."""
     common = dict(max_epochs=epochs, max_windows_per_epoch=per_epoch, rarity="marginal")
     paper = SBT("SBT p=0.75 (paper), rarity='marginal'", seed, p=0.75, **common)
     half = SBT("SBT p=0.5, rarity='marginal'", seed, p=0.5, **common)
