@@ -39,8 +39,10 @@ print(train.shape, test.shape, f"{100 * labels.mean():.1f} % anomalous test step
 # -------------------------------------
 # ``sliding_windows(..., horizon=0)`` returns a read-only view of shape
 # (n_windows, n_channels, window); nothing is copied. The detector learns to predict the
-# last step of each window from the 49 steps before it, and its threshold is the 99 %
-# quantile of the training scores (``contamination=0.01``).
+# last step of each window from the 49 steps before it. A window's score is the larger of two
+# levels in the tail of the training windows: its prediction error's and the rarity of its
+# last values (``rarity="max"``, the default). The threshold is the 99 % quantile of the
+# training scores (``contamination=0.01``).
 X_train, _ = sliding_windows(train, 50, horizon=0)
 epochs = 2 if os.environ.get("SBT_EXAMPLES_QUICK") == "1" else 10  # quick: a smoke run
 detector = SBTAnomalyDetector(d=32, d_ff=64, max_epochs=epochs, max_windows_per_epoch=None, random_state=0)
@@ -51,7 +53,8 @@ detector.fit(X_train)
 # -----------------------
 # ``score_series`` cuts the test series into windows the same way and scores each step on
 # several time scales at once: the window ending there, and the mean of the last 5, 10, 25
-# and 50 windows, each as a level in the tail of the training series' own scores, averaged.
+# and 50 windows, each as a level in the tail of the training series' own scores, averaged;
+# the error and the rarity are smoothed this way separately and the larger level is kept.
 # ``series_threshold_`` is the 99 % quantile of those scores on the training series.
 scores = detector.score_series(test)
 flagged = (-scores > detector.series_threshold_).astype(int)
