@@ -215,8 +215,8 @@ class SBTErrorOnly:
     """An already fitted SBT row (``rarity="marginal"``) scored by its network's error alone.
 
     That is exactly the detector with ``rarity=None`` (the default when these rows were measured;
-    training does not depend on ``rarity``, only the tables fitted after it do). Reference scores: the error-only scores of
-    the training windows; its fit time is that scoring pass only.
+    training does not depend on ``rarity``, only the tables fitted after it do). Reference scores:
+    the error-only scores of the training windows; its fit time is that scoring pass only.
     """
 
     def __init__(self, base: SBT, name: str):
