@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 __all__ = ["N_BINS", "WIDTH_FLOOR", "ERROR_TAIL", "fit_value_bins", "fit_tail", "marginal_rarity", "tail_level",
-           "anomaly_from_terms", "larger_level", "combined_anomaly"]
+           "anomaly_from_terms", "larger_level", "combine_terms", "combined_anomaly"]
 
 #: equal-mass bins of each channel's value histogram
 N_BINS = 64
@@ -97,11 +97,17 @@ def larger_level(error: torch.Tensor, rarity: torch.Tensor, error_knots: torch.T
     return torch.maximum(tail_level(error, error_knots), tail_level(rarity, rarity_knots))
 
 
-def combined_anomaly(error: torch.Tensor, values: torch.Tensor, bins: torch.Tensor, error_knots: torch.Tensor,
-                     rarity_knots: torch.Tensor, larger: bool = False) -> torch.Tensor:
-    """Anomaly score (higher = more anomalous) from the error (B,) and the last rows' values (B, c):
-    ``rarity="marginal"``'s sum, or with ``larger`` ``rarity="max"``'s larger level."""
-    rarity = marginal_rarity(values, bins)
+def combine_terms(error: torch.Tensor, rarity: torch.Tensor, error_knots: torch.Tensor, rarity_knots: torch.Tensor,
+                  larger: bool = False) -> torch.Tensor:
+    """Window anomaly score from the error (B,) and the rarity (B,): ``rarity="marginal"``'s sum,
+    or with ``larger`` ``rarity="max"``'s larger level."""
     if larger:
         return larger_level(error, rarity, error_knots, rarity_knots)
     return anomaly_from_terms(error, rarity, error_knots, rarity_knots)
+
+
+def combined_anomaly(error: torch.Tensor, values: torch.Tensor, bins: torch.Tensor, error_knots: torch.Tensor,
+                     rarity_knots: torch.Tensor, larger: bool = False) -> torch.Tensor:
+    """Anomaly score (higher = more anomalous) from the error (B,) and the last rows' values (B, c),
+    combined as :func:`combine_terms` does."""
+    return combine_terms(error, marginal_rarity(values, bins), error_knots, rarity_knots, larger)

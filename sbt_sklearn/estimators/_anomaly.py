@@ -15,7 +15,7 @@ from .._docstrings import fill_doc
 from ..anomaly import pot_threshold
 from ..anomaly._multiscale import fit_scale_tails, multiscale_levels
 from ..anomaly._synthetic import ANOMALY_KINDS, choose_robust, inject_anomalies, moving_mean, rank_rules
-from ..anomaly._typicality import anomaly_from_terms, fit_tail, fit_value_bins, larger_level, marginal_rarity
+from ..anomaly._typicality import combine_terms, fit_tail, fit_value_bins, marginal_rarity
 from ..nn import SBTLastStepNet
 from ._base import SBTBase, fits_atomically
 from ._export import FoldedIO
@@ -486,10 +486,9 @@ class SBTAnomalyDetector(OutlierMixin, SBTBase):
         if rule is None:
             return error
         knots = [torch.from_numpy(t).double() for t in (self.error_tail_, self.rarity_tail_)]
-        combine = larger_level if rule == "max" else anomaly_from_terms
         return np.concatenate([
-            combine(torch.from_numpy(error[i : i + _RARITY_CHUNK]), torch.from_numpy(rarity[i : i + _RARITY_CHUNK]),
-                    *knots).numpy()
+            combine_terms(torch.from_numpy(error[i : i + _RARITY_CHUNK]),
+                          torch.from_numpy(rarity[i : i + _RARITY_CHUNK]), *knots, larger=rule == "max").numpy()
             for i in range(0, len(error), _RARITY_CHUNK)])
 
     def _series_anomaly(self, error: np.ndarray, rarity: np.ndarray | None, smooth, *, rarity_rule="fitted",
