@@ -46,6 +46,7 @@ from anomaly import IForestPoints, IForestWindows, RandomScore, RidgePredictionE
 import sbt_sklearn  # noqa: E402
 from sbt_sklearn import SBTAnomalyDetector, sliding_windows  # noqa: E402
 from sbt_sklearn.data import load_sample_telemetry, load_smap_msl  # noqa: E402
+from sbt_sklearn.estimators._threads import resolve_n_jobs  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 WINDOW = 50
@@ -112,13 +113,14 @@ def run_one(name: str, seed: int, data_home=None) -> dict:
     Xtr, _ = sliding_windows(train, WINDOW, horizon=0)
     Xte, _ = sliding_windows(test, WINDOW, horizon=0)
     rows = {}
+    threads = resolve_n_jobs("auto")  # what the default n_jobs="auto" gives the fit below
     start = time.perf_counter()
     det = SBTAnomalyDetector(random_state=seed).fit_series(train, WINDOW)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     scores = -det.score_series(test)
     rows[DEFAULT_ROW] = {**_metrics(labels, scores), "fit_s": fit_s, "score_s": time.perf_counter() - start,
-                         "rarity_": det.rarity_, "smooth_": det.smooth_}
+                         "rarity_": det.rarity_, "smooth_": det.smooth_, "threads": threads}
     multiscale, unsmoothed, _ = error_alone(det, train, test)
     rows[PREV_ROW] = _metrics(labels, multiscale)
     rows[OLD_ROW] = _metrics(labels, unsmoothed)
@@ -153,13 +155,14 @@ def run_per_channel(name: str, seed: int, data_home=None) -> dict:
               np.asarray(test[r.test_start:r.test_stop], np.float32)) for r in channels.itertuples()]
     labels = np.asarray(labels).astype(bool)
     rows = {}
+    threads = resolve_n_jobs("auto")  # what the default n_jobs="auto" gives the fit below
     start = time.perf_counter()
     dets = fit_detectors(SBTAnomalyDetector(random_state=seed), [tr for tr, _ in parts], WINDOW)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     pooled = np.concatenate([-d.score_series(te) for d, (_, te) in zip(dets, parts)])
     rows[DEFAULT_ROW + ", fit_detectors"] = {**_metrics(labels, pooled), "fit_s": fit_s,
-                                              "score_s": time.perf_counter() - start}
+                                              "score_s": time.perf_counter() - start, "threads": threads}
     prev, old = [], []
     for d, (tr, te) in zip(dets, parts):
         multiscale, unsmoothed, reference = error_alone(d, tr, te)
@@ -185,6 +188,13 @@ def _median(values):
     return float(np.median(values)) if values else float("nan")
 
 
+def _threads_seen(results: dict) -> str:
+    """The threads the SBT fits resolved ``n_jobs="auto"`` to, where the rows record them."""
+    seen = sorted({row["threads"] for runs in results["sets"].values() for run in runs
+                   for row in run["rows"].values() if "threads" in row})
+    return f" ({', '.join(map(str, seen))} in this run)" if seen else " (not recorded in this run)"
+
+
 def report(results: dict, stem: str = "anomaly_default") -> str:
     per_channel = results.get("protocol") == "per-channel"
     title = "one detector per channel" if per_channel else "series nobody tuned for"
@@ -194,7 +204,9 @@ def report(results: dict, stem: str = "anomaly_default") -> str:
              f"Machine: {results['machine']}. Load average at the start: {results['load_at_start']}. "
              f"Seeds: {results['seeds']}; values are medians over them (ROC-AUC and PR-AUC in %, over every "
              "test step). Every detector sees the same windows of 50 steps; SBT with its defaults "
-             "(`SBTAnomalyDetector(random_state=seed).fit_series(train, 50)`, scored by `score_series`).", ""]
+             "(`SBTAnomalyDetector(random_state=seed).fit_series(train, 50)`, scored by `score_series`), "
+             "threads included: `n_jobs=\"auto\"` takes the CPUs free at each call"
+             f"{_threads_seen(results)}; the process's one torch thread applies to the baselines.", ""]
     if results.get("protocol") == "per-channel":
         lines += ["Protocol: telemanom's, a detector per channel; SBT through `fit_detectors` (one training "
                   "run, a detector per channel), its multi-scale series scores pooled as they are; the other "
